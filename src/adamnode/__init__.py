@@ -1,0 +1,13 @@
+"""adamnode: adaptive-moment and momentum neural ODEs as drop-in PyTorch layers."""
+
+from .models import (
+    ANODE, GHBNODE, HBNODE, NODE, SONODE, AdamNODE, GNesterovNODE, NesterovNODE, VectorField, augment,
+)
+from .solve import ODEBlock, SolverError, SolveStats
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ANODE", "AdamNODE", "GHBNODE", "GNesterovNODE", "HBNODE", "NODE", "NesterovNODE", "ODEBlock",
+    "SONODE", "SolveStats", "SolverError", "VectorField", "augment", "__version__",
+]

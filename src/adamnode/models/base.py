@@ -1,0 +1,120 @@
+"""The contract every vector field of the family follows.
+
+A state ``z`` is one tensor ``[batch, k, *features]``: the ``k`` components (h, m, v, ...) are
+stacked on dim 1 so the solver sees a single tensor and the adjoint needs no tuple plumbing.
+Each field names its components once (``components``); code reads them with
+``field.component(z, "m")`` instead of ``z[:, 1]``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, ClassVar, Sequence
+
+import torch
+from torch import nn
+
+VectorFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class VectorField(nn.Module):
+    """Base class: the right-hand side ``dz/dt = F(t, z)`` of one model of the family."""
+
+    components: ClassVar[tuple[str, ...]] = ("h",)
+    #: Fields whose equations are singular at ``t <= 0`` (Nesterov's ``t^(-3/2)``) set this.
+    needs_positive_time: ClassVar[bool] = False
+
+    def __init__(self, f: VectorFn):
+        super().__init__()
+        if not callable(f):
+            raise ValueError(f"f must be a module or callable f(t, h), got {type(f).__name__}")
+        self.f = f
+
+    @property
+    def n_components(self) -> int:
+        return len(self.components)
+
+    def component(self, z: torch.Tensor, name: str) -> torch.Tensor:
+        """The component ``name`` of state ``z`` (a view, no copy)."""
+        try:
+            index = self.components.index(name)
+        except ValueError:
+            raise ValueError(
+                f"{type(self).__name__} has components {list(self.components)}, not {name!r}"
+            ) from None
+        return z[:, index]
+
+    def split(self, z: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """All components of ``z`` in layout order (views)."""
+        return z.unbind(1)
+
+    def hidden(self, z: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
+        """The hidden state ``h`` a readout should see at time ``t``."""
+        return z[:, 0]
+
+    def initial_state(self, h0: torch.Tensor, m0: torch.Tensor | None = None) -> torch.Tensor:
+        """Stack ``h0`` and the extra components into one state tensor.
+
+        ``m0`` is the initial momentum (zeros when omitted); fields with a third component derive it.
+        """
+        check_floating("h0", h0)
+        if self.n_components == 1:
+            if m0 is not None:
+                raise ValueError(f"{type(self).__name__} has no momentum component; pass m0=None")
+            return h0.unsqueeze(1)
+        m0 = _momentum_like(h0, m0)
+        return torch.stack(self._extra_components(h0, m0), dim=1)
+
+    def _extra_components(self, h0: torch.Tensor, m0: torch.Tensor) -> Sequence[torch.Tensor]:
+        return (h0, m0)
+
+    def validate_state(self, z: torch.Tensor) -> None:
+        """Raise ``ValueError`` unless ``z`` is a finite floating state with this field's layout."""
+        self.validate_layout(z)
+        if not bool(torch.isfinite(z).all()):
+            raise ValueError("z0 contains NaN or Inf; check the input data and the initial-state network")
+
+    def validate_layout(self, z: torch.Tensor) -> None:
+        """Like ``validate_state`` without the NaN/Inf check (which syncs a GPU)."""
+        check_floating("z0", z)
+        if z.dim() < 3 or z.shape[1] != self.n_components:
+            raise ValueError(
+                f"{type(self).__name__} expects a state of shape [batch, {self.n_components}, "
+                f"*features] holding {list(self.components)} on dim 1, got shape {tuple(z.shape)}; "
+                f"build it with field.initial_state(h0{', m0' if self.n_components > 1 else ''})"
+            )
+
+    def extra_repr(self) -> str:
+        return f"components={list(self.components)}"
+
+
+def check_floating(name: str, x: torch.Tensor) -> None:
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise ValueError(f"{name} must be a floating tensor (float32 or float64), got {x.dtype}; cast it with .float()")
+
+
+def _momentum_like(h0: torch.Tensor, m0: torch.Tensor | None) -> torch.Tensor:
+    if m0 is None:
+        return torch.zeros_like(h0)
+    check_floating("m0", m0)
+    if m0.shape != h0.shape:
+        raise ValueError(f"m0 must have the shape of h0 {tuple(h0.shape)}, got {tuple(m0.shape)}")
+    return m0
+
+
+ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "tanh": torch.tanh,
+    "hardtanh": nn.functional.hardtanh,
+    "identity": lambda x: x,
+}
+
+
+def resolve_activation(activation: str | Callable[[torch.Tensor], torch.Tensor]):
+    """An activation given by name (``tanh``, ``hardtanh``, ``identity``) or as a callable."""
+    if callable(activation):
+        return activation
+    try:
+        return ACTIVATIONS[activation]
+    except KeyError:
+        raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)} or pass a callable") from None

@@ -1,0 +1,39 @@
+"""The model family by name: what the harness, the CLI and the benchmarks iterate over."""
+
+from __future__ import annotations
+
+from .adam import AdamNODE
+from .base import VectorField, VectorFn
+from .first_order import ANODE, NODE
+from .nesterov import GNesterovNODE, NesterovNODE
+from .second_order import GHBNODE, HBNODE, SONODE
+
+FIELDS: dict[str, type[VectorField]] = {
+    "node": NODE,
+    "anode": ANODE,
+    "sonode": SONODE,
+    "hbnode": HBNODE,
+    "ghbnode": GHBNODE,
+    "adamnode": AdamNODE,
+    "nesterovnode": NesterovNODE,
+    "gnesterovnode": GNesterovNODE,
+}
+MODEL_NAMES = tuple(FIELDS)
+
+
+def check_model_name(name: str) -> str:
+    """The canonical (lower-case) model name, or a ValueError listing the valid ones."""
+    key = str(name).lower()
+    if key not in FIELDS:
+        raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}")
+    return key
+
+
+def make_field(name: str, f: VectorFn, **options) -> VectorField:
+    """Build the vector field called ``name`` around ``f`` (``options`` go to its constructor)."""
+    return FIELDS[check_model_name(name)](f, **options)
+
+
+def default_interval(name: str) -> tuple[float, float]:
+    """A unit-length integration interval the model is defined on (Nesterov models need t0 > 0)."""
+    return (1.0, 2.0) if FIELDS[check_model_name(name)].needs_positive_time else (0.0, 1.0)

@@ -1,0 +1,68 @@
+"""Nesterov neural ODEs (Nguyen et al., NeurIPS 2022)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from .base import VectorField, VectorFn, resolve_activation
+from .scalars import inverse_softplus, register_scalar
+from .second_order import DEFAULT_XI
+
+
+def nesterov_scale(t: torch.Tensor | float) -> torch.Tensor:
+    """``k(t) = t^(-3/2) * e^(t/2)``, the factor that maps the state ``x`` to ``h = k(t) x``."""
+    t = torch.as_tensor(t)
+    return t.pow(-1.5) * torch.exp(0.5 * t)
+
+
+class NesterovNODE(VectorField):
+    """Nesterov neural ODE.
+
+    ODE: ``x' = m``, ``m' = -m - f(t, h)`` with ``h = k(t) x``, ``k(t) = t^(-3/2) e^(t/2)``.
+    ``k`` is singular at 0, so an ``ODEBlock`` around it refuses ``t0 <= 0`` (use e.g. t0=1, t1=2).
+    ``initial_state(x0, m0)`` takes the state ``x0``; ``hidden(z, t)`` returns ``h = k(t) x`` for
+    the readout (the reference code reads it inconsistently).
+    State layout: ``[batch, 2, *features]`` = (x, m).
+    """
+
+    components = ("x", "m")
+    needs_positive_time = True
+
+    def hidden(self, z: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
+        return nesterov_scale(t).to(z) * z[:, 0]
+
+    def forward(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        x, m = z[:, 0], z[:, 1]
+        return torch.stack([m, -m - self.f(t, nesterov_scale(t) * x)], dim=1)
+
+
+class GNesterovNODE(NesterovNODE):
+    """Generalised Nesterov neural ODE.
+
+    ODE: ``x' = act(m)``, ``m' = -m - act(f(t, h)) - xi * h`` with ``h = k(t) x``,
+    ``xi = softplus(c)`` learnable, ``act`` tanh or hardtanh.
+    State layout: ``[batch, 2, *features]`` = (x, m).
+    """
+
+    def __init__(
+        self,
+        f: VectorFn,
+        xi: float = DEFAULT_XI,
+        activation: str | Callable[[torch.Tensor], torch.Tensor] = "tanh",
+        learn_xi: bool = True,
+    ):
+        super().__init__(f)
+        register_scalar(self, "xi_raw", inverse_softplus(xi, "xi"), learn_xi)
+        self.activation = resolve_activation(activation)
+
+    @property
+    def xi(self) -> torch.Tensor:
+        return torch.nn.functional.softplus(self.xi_raw)
+
+    def forward(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        x, m = z[:, 0], z[:, 1]
+        h = nesterov_scale(t) * x
+        dm = -m - self.activation(self.f(t, h)) - self.xi * h
+        return torch.stack([self.activation(m), dm], dim=1)

@@ -1,0 +1,198 @@
+"""``ODEBlock``: the one adapter between a vector field and torchdiffeq."""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from torch import nn
+from torchdiffeq import odeint, odeint_adjoint
+
+from ..models.base import VectorField
+from .errors import SolverError
+from .stats import NFE_BACKWARD, NFE_FORWARD, STEPS_BACKWARD, STEPS_FORWARD, SolveStats
+
+ADAPTIVE_METHODS = ("dopri5", "dopri8", "bosh3", "fehlberg2", "adaptive_heun")
+FIXED_STEP_METHODS = ("euler", "midpoint", "heun2", "heun3", "rk4", "explicit_adams", "implicit_adams")
+
+
+class _Dynamics:
+    """What torchdiffeq integrates: the field plus counting and failure diagnosis.
+
+    Not an ``nn.Module`` so the field's parameters are registered once (under ``ODEBlock.field``);
+    the adjoint receives them explicitly.
+    """
+
+    def __init__(self, field: VectorField, stats: SolveStats, method: str, max_steps: int):
+        self.field, self.stats, self.method, self.max_steps = field, stats, method, max_steps
+        self.adaptive = method in ADAPTIVE_METHODS
+        self.last_t = self.last_dt = math.nan
+        self.last_dz: torch.Tensor | None = None
+
+    def __call__(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        # Evaluations outside ODEBlock.forward can only come from the adjoint's backward pass.
+        self.stats.add(NFE_FORWARD if self.stats.in_forward else NFE_BACKWARD)
+        dz = self.field(t, z)
+        self.last_dz = dz.detach()
+        return dz
+
+    def callback_step(self, t0: torch.Tensor, y0, dt: torch.Tensor) -> None:
+        self._on_step(STEPS_FORWARD, t0, dt, "forward")
+
+    def callback_step_adjoint(self, t0: torch.Tensor, y0, dt: torch.Tensor) -> None:
+        self._on_step(STEPS_BACKWARD, t0, dt, "backward")
+
+    def _on_step(self, counter: int, t0: torch.Tensor, dt: torch.Tensor, phase: str) -> None:
+        self.stats.add(counter)
+        self.last_t, self.last_dt = t0, dt
+        if self.stats.current(counter) > self.max_steps:
+            raise self.failure(f"more than max_steps={self.max_steps} steps", phase)
+        # torchdiffeq would stop here with a bare AssertionError; raise ours with the diagnosis.
+        if self.adaptive and bool(t0 + dt == t0):
+            raise self.failure("step size underflow", phase)
+
+    def failure(self, reason: str, phase: str) -> SolverError:
+        if self.last_dz is not None and not bool(torch.isfinite(self.last_dz).all()):
+            reason = "non-finite derivative (the vector field returned NaN or Inf)"
+        nfe = self.stats.current(NFE_FORWARD if phase == "forward" else NFE_BACKWARD)
+        return SolverError(reason, t=_as_float(self.last_t), dt=_as_float(self.last_dt), nfe=nfe,
+                           phase=phase, method=self.method)
+
+
+class ODEBlock(nn.Module):
+    """Integrate a vector field from ``t0`` to ``t1``: a drop-in layer ``z0 -> z(t1)``.
+
+    Args:
+        field: a ``VectorField`` (``AdamNODE(f)``, ``HBNODE(f)``, ...).
+        t0, t1: integration interval (``t1 > t0``; fields singular at 0 need ``t0 > 0``).
+        method: a torchdiffeq method; adaptive ones use ``rtol``/``atol``, fixed-step ones
+            ``step_size``.
+        adjoint: backpropagate with the adjoint method (memory O(1) in steps) instead of through
+            the solver's operations (faster, memory O(steps)). Used only while grad is enabled.
+        seminorm: measure the adjoint's error on the state and its adjoint only, not on the
+            parameter gradients (Kidger et al., 2021): fewer backward steps, same gradients to
+            tolerance. Adaptive methods with ``adjoint=True`` only.
+        max_steps: steps allowed per solve (forward or backward) before ``SolverError``.
+        check_finite: check ``z0`` and the result for NaN/Inf (one host sync per call each).
+
+    ``forward(z0)`` returns ``z(t1)``; ``forward(z0, times)`` the trajectory ``[len(times), *z0.shape]``
+    with ``times[0]`` as the start. ``stats`` holds NFE and step counts (see ``SolveStats``).
+    """
+
+    def __init__(
+        self,
+        field: VectorField,
+        t0: float = 0.0,
+        t1: float = 1.0,
+        method: str = "dopri5",
+        rtol: float = 1e-4,
+        atol: float = 1e-4,
+        adjoint: bool = True,
+        seminorm: bool = True,
+        step_size: float | None = None,
+        max_steps: int = 10_000,
+        check_finite: bool = True,
+    ):
+        super().__init__()
+        if not isinstance(field, VectorField):
+            raise ValueError(f"field must be an adamnode VectorField (e.g. AdamNODE(f)), got {type(field).__name__}")
+        t0, t1 = _finite("t0", t0), _finite("t1", t1)
+        if not t1 > t0:
+            raise ValueError(f"t1 must be greater than t0, got t0={t0}, t1={t1}")
+        if field.needs_positive_time and t0 <= 0:
+            raise ValueError(f"{type(field).__name__} is singular at t <= 0; use t0 > 0 (e.g. t0=1.0, t1=2.0), got t0={t0}")
+        if method not in ADAPTIVE_METHODS + FIXED_STEP_METHODS:
+            raise ValueError(f"unknown method {method!r}; choose one of {list(ADAPTIVE_METHODS + FIXED_STEP_METHODS)}")
+        for name, tol in (("rtol", rtol), ("atol", atol)):
+            if not _finite(name, tol) > 0:
+                raise ValueError(f"{name} must be positive, got {tol}")
+        if not isinstance(max_steps, int) or max_steps < 1:
+            raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
+        adaptive = method in ADAPTIVE_METHODS
+        if adaptive and step_size is not None:
+            raise ValueError(f"step_size is for fixed-step methods; {method} chooses its own steps (set rtol/atol)")
+        if not adaptive and (step_size is None or not _finite("step_size", step_size) > 0):
+            raise ValueError(f"fixed-step method {method!r} needs a positive step_size, e.g. step_size={(t1 - t0) / 8:g}")
+        if seminorm and adjoint and not adaptive:
+            raise ValueError(f"seminorm applies to adaptive methods only; pass seminorm=False with {method!r}")
+
+        self.field = field
+        self.t0, self.t1, self.method = t0, t1, method
+        self.rtol, self.atol, self.step_size = float(rtol), float(atol), step_size
+        self.adjoint, self.seminorm, self.max_steps, self.check_finite = bool(adjoint), bool(seminorm), max_steps, check_finite
+        self.register_buffer("interval", torch.tensor([t0, t1], dtype=torch.float64), persistent=False)
+        self.stats = SolveStats()
+        self._dynamics = _Dynamics(field, self.stats, method, max_steps)
+
+    def _options(self, backward: bool) -> dict:
+        if self.method not in ADAPTIVE_METHODS:
+            return {"step_size": self.step_size}
+        # One more than ours so that our own, clearer max_steps check fires first.
+        options = {"max_num_steps": self.max_steps + 1}
+        if backward and self.seminorm:
+            options["norm"] = "seminorm"
+        return options
+
+    def _times(self, z0: torch.Tensor, times: torch.Tensor | Sequence[float] | None) -> torch.Tensor:
+        if times is None:
+            # Same dtype as the state: user networks that concatenate t must not see float64.
+            return self.interval.to(device=z0.device, dtype=z0.dtype)
+        times = torch.as_tensor(times, device=z0.device, dtype=z0.dtype)
+        if times.dim() != 1 or times.numel() < 2 or not bool((times[1:] > times[:-1]).all()):
+            raise ValueError("times must be a strictly increasing 1-D sequence of at least two times")
+        if self.field.needs_positive_time and not bool(times[0] > 0):
+            raise ValueError(f"{type(self.field).__name__} is singular at t <= 0; times must start above 0")
+        return times
+
+    def forward(self, z0: torch.Tensor, times: torch.Tensor | Sequence[float] | None = None) -> torch.Tensor:
+        if self.check_finite:
+            self.field.validate_state(z0)
+        else:
+            self.field.validate_layout(z0)
+        t = self._times(z0, times)
+        self.stats.start_solve()
+        self.stats.in_forward = True
+        try:
+            if self.adjoint and torch.is_grad_enabled():
+                path = odeint_adjoint(
+                    self._dynamics, z0, t, rtol=self.rtol, atol=self.atol, method=self.method,
+                    options=self._options(backward=False), adjoint_options=self._options(backward=True),
+                    adjoint_params=tuple(self.field.parameters()),
+                )
+            else:
+                path = odeint(self._dynamics, z0, t, rtol=self.rtol, atol=self.atol, method=self.method,
+                              options=self._options(backward=False))
+        except AssertionError as error:
+            raise self._dynamics.failure(f"torchdiffeq stopped ({error})", "forward") from None
+        finally:
+            self.stats.in_forward = False
+        if self.check_finite and not bool(torch.isfinite(path[-1]).all()):
+            raise self._dynamics.failure("the solution became NaN or Inf", "forward")
+        return path[-1] if times is None else path
+
+    def hidden(self, z: torch.Tensor) -> torch.Tensor:
+        """The hidden state ``h`` of ``z = z(t1)`` for a readout."""
+        return self.field.hidden(z, self.t1)
+
+    def initial_state(self, h0: torch.Tensor, m0: torch.Tensor | None = None) -> torch.Tensor:
+        return self.field.initial_state(h0, m0)
+
+    def extra_repr(self) -> str:
+        tol = f"rtol={self.rtol:g}, atol={self.atol:g}" if self.step_size is None else f"step_size={self.step_size:g}"
+        return (f"t0={self.t0:g}, t1={self.t1:g}, method={self.method!r}, {tol}, adjoint={self.adjoint}, "
+                f"seminorm={self.seminorm}")
+
+
+def _finite(name: str, value) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return value
+
+
+def _as_float(value) -> float:
+    return float(value) if isinstance(value, (torch.Tensor, float, int)) else math.nan

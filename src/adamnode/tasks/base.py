@@ -1,0 +1,92 @@
+"""What a task is: data, a model builder for every model name, a loss and one headline metric.
+
+The trainer knows nothing else about a task, so adding one never touches the trainer.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..models.family import MODEL_NAMES
+
+
+@dataclass
+class Split:
+    """A whole split as tensors on the training device; batches are drawn by index."""
+
+    inputs: torch.Tensor
+    targets: torch.Tensor
+
+    def __post_init__(self):
+        if len(self.inputs) != len(self.targets):
+            raise ValueError(f"inputs ({len(self.inputs)}) and targets ({len(self.targets)}) differ in length")
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.inputs[index], self.targets[index]
+
+    def to(self, device: torch.device | str) -> "Split":
+        return Split(self.inputs.to(device), self.targets.to(device))
+
+
+@dataclass(frozen=True)
+class BlockOptions:
+    """How a task's ODEBlocks solve: the solver settings the user chose on the command line."""
+
+    method: str = "dopri5"
+    tol: float = 1e-3
+    adjoint: bool = True
+    seminorm: bool = True
+    step_size: float | None = None
+
+    def kwargs(self) -> dict[str, Any]:
+        return dict(method=self.method, rtol=self.tol, atol=self.tol, adjoint=self.adjoint,
+                    seminorm=self.seminorm and self.adjoint and self.step_size is None,
+                    step_size=self.step_size)
+
+
+class Task(ABC):
+    """One benchmark. Subclasses set the class attributes and implement the abstract methods.
+
+    ``metric`` is the headline metric's name (``accuracy``, ``rmse_mV``), ``metric_goal`` is ``max``
+    or ``min``. ``defaults`` are the task's own training settings (the trainer's apply otherwise);
+    ``presets`` map a preset name (``paper``) to settings.
+    """
+
+    name: str = ""
+    description: str = ""
+    metric: str = "accuracy"
+    metric_goal: str = "max"
+    models: tuple[str, ...] = MODEL_NAMES
+    defaults: dict[str, Any] = {}
+    presets: dict[str, dict[str, Any]] = {}
+
+    @abstractmethod
+    def load(self, settings: dict[str, Any], device: torch.device) -> tuple[Split, Split]:
+        """The (train, test) splits on ``device``. ``settings`` is the resolved run configuration."""
+
+    @abstractmethod
+    def build_model(self, model: str, block: BlockOptions, settings: dict[str, Any]) -> nn.Module:
+        """A fresh model named ``model`` whose ODEBlocks use ``block``."""
+
+    def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return nn.functional.cross_entropy(output, target)
+
+    def metric_terms(self, output: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """(numerator, denominator) of the metric over a batch; sums over batches are finalised."""
+        return (output.argmax(dim=1) == target).sum(), len(target)
+
+    def finalize_metric(self, numerator: float, denominator: float) -> float:
+        return numerator / denominator if denominator else math.nan
+
+    def parameter_count(self, model: str, settings: dict[str, Any] | None = None) -> int:
+        net = self.build_model(model, BlockOptions(), settings or {})
+        return sum(p.numel() for p in net.parameters() if p.requires_grad)
