@@ -1,0 +1,70 @@
+"""Where data lives, how its files are checked, and the one small download routine.
+
+Resolution order for the data directory: an explicit ``--data-dir``, then ``$ADAMNODE_DATA``, then
+``~/.cache/adamnode``. Every file is verified against a published checksum before use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import urllib.request
+from pathlib import Path
+
+ENV_VAR = "ADAMNODE_DATA"
+DEFAULT_DIR = Path.home() / ".cache" / "adamnode"
+
+
+class DataError(ValueError):
+    """Missing, corrupt or malformed data; the message names the file and the fix."""
+
+
+def resolve_data_dir(explicit: str | os.PathLike | None = None) -> Path:
+    """The data directory: ``explicit``, else ``$ADAMNODE_DATA``, else ``~/.cache/adamnode``."""
+    if explicit:
+        path = Path(explicit).expanduser()
+        if path.exists() and not path.is_dir():
+            raise DataError(f"--data-dir {path} is a file, not a directory; pass the folder that holds the data")
+        return path
+    env = os.environ.get(ENV_VAR)
+    return Path(env).expanduser() if env else DEFAULT_DIR
+
+
+def file_digest(path: Path, algorithm: str, opener=open) -> str:
+    """Hex digest of the file's content as ``opener`` yields it (``gzip.open`` hashes uncompressed)."""
+    digest = hashlib.new(algorithm)
+    with opener(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify(path: Path, algorithm: str, expected: str, opener=open) -> None:
+    """Raise ``DataError`` unless the file's ``algorithm`` digest is ``expected``."""
+    try:
+        actual = file_digest(path, algorithm, opener)
+    except (OSError, EOFError) as error:
+        raise DataError(f"{path} cannot be read ({error}); delete it and fetch it again") from None
+    if actual != expected:
+        raise DataError(
+            f"{path} fails its {algorithm.upper()} check (expected {expected}, got {actual}): "
+            "the file is corrupt, truncated or a different version; delete it and fetch it again"
+        )
+
+
+def download(url: str, destination: Path, algorithm: str, expected: str, opener=open) -> None:
+    """Fetch ``url`` to ``destination`` atomically, verified; a failed fetch leaves nothing behind."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=destination.parent, suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
+            shutil.copyfileobj(response, out)
+        verify(Path(temporary), algorithm, expected, opener)
+        os.replace(temporary, destination)
+    except OSError as error:
+        raise DataError(f"could not download {url} ({error}); without network, put the file at {destination}") from None
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
