@@ -10,6 +10,7 @@ from torch import nn
 from torchdiffeq import odeint, odeint_adjoint
 
 from ..models.base import VectorField
+from . import fixed
 from .errors import SolverError
 from .stats import NFE_BACKWARD, NFE_FORWARD, STEPS_BACKWARD, STEPS_FORWARD, SolveStats
 
@@ -27,14 +28,14 @@ class _Dynamics:
     def __init__(self, field: VectorField, stats: SolveStats, method: str, max_steps: int):
         self.field, self.stats, self.method, self.max_steps = field, stats, method, max_steps
         self.adaptive = method in ADAPTIVE_METHODS
-        self.last_t = self.last_dt = math.nan
+        self.last_t = self.last_dt = self.last_eval_t = math.nan
         self.last_dz: torch.Tensor | None = None
 
     def __call__(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         # Evaluations outside ODEBlock.forward can only come from the adjoint's backward pass.
         self.stats.add(NFE_FORWARD if self.stats.in_forward else NFE_BACKWARD)
         dz = self.field(t, z)
-        self.last_dz = dz.detach()
+        self.last_eval_t, self.last_dz = t, dz.detach()
         return dz
 
     def callback_step(self, t0: torch.Tensor, y0, dt: torch.Tensor) -> None:
@@ -42,6 +43,10 @@ class _Dynamics:
 
     def callback_step_adjoint(self, t0: torch.Tensor, y0, dt: torch.Tensor) -> None:
         self._on_step(STEPS_BACKWARD, t0, dt, "backward")
+        # In the forward pass torchdiffeq's own assertion is caught by ODEBlock.forward; here it
+        # would escape from loss.backward() as a bare AssertionError, so check first.
+        if self.adaptive and not all(bool(torch.isfinite(part).all()) for part in _parts(y0)):
+            raise self.failure("the adjoint state became NaN or Inf (non-finite gradients)", "backward")
 
     def _on_step(self, counter: int, t0: torch.Tensor, dt: torch.Tensor, phase: str) -> None:
         self.stats.add(counter)
@@ -53,10 +58,11 @@ class _Dynamics:
             raise self.failure("step size underflow", phase)
 
     def failure(self, reason: str, phase: str) -> SolverError:
+        t = self.last_t
         if self.last_dz is not None and not bool(torch.isfinite(self.last_dz).all()):
-            reason = "non-finite derivative (the vector field returned NaN or Inf)"
+            reason, t = "non-finite derivative (the vector field returned NaN or Inf)", self.last_eval_t
         nfe = self.stats.current(NFE_FORWARD if phase == "forward" else NFE_BACKWARD)
-        return SolverError(reason, t=_as_float(self.last_t), dt=_as_float(self.last_dt), nfe=nfe,
+        return SolverError(reason, t=_as_float(t), dt=_as_float(self.last_dt), nfe=nfe,
                            phase=phase, method=self.method)
 
 
@@ -121,9 +127,21 @@ class ODEBlock(nn.Module):
         self.t0, self.t1, self.method = t0, t1, method
         self.rtol, self.atol, self.step_size = float(rtol), float(atol), step_size
         self.adjoint, self.seminorm, self.max_steps, self.check_finite = bool(adjoint), bool(seminorm), max_steps, check_finite
-        self.register_buffer("interval", torch.tensor([t0, t1], dtype=torch.float64), persistent=False)
         self.stats = SolveStats()
         self._dynamics = _Dynamics(field, self.stats, method, max_steps)
+        if method in fixed.TABLEAUX:
+            self._fixed_steps = fixed.step_sizes(t0, t1, step_size)
+        # Time tensors per (device, dtype), made once: no per-call host-to-device copies, which
+        # cost a sync and would break CUDA-graph capture.
+        self._time_cache: dict[tuple, torch.Tensor] = {}
+
+    def _cached_times(self, kind: str, like: torch.Tensor) -> torch.Tensor:
+        key = (kind, like.device, like.dtype)
+        if key not in self._time_cache:
+            values = (torch.tensor([self.t0, self.t1], dtype=torch.float64) if kind == "interval"
+                      else fixed.stage_times(self.t0, self.t1, self.step_size, self.method))
+            self._time_cache[key] = values.to(device=like.device, dtype=like.dtype)
+        return self._time_cache[key]
 
     def _options(self, backward: bool) -> dict:
         if self.method not in ADAPTIVE_METHODS:
@@ -137,7 +155,7 @@ class ODEBlock(nn.Module):
     def _times(self, z0: torch.Tensor, times: torch.Tensor | Sequence[float] | None) -> torch.Tensor:
         if times is None:
             # Same dtype as the state: user networks that concatenate t must not see float64.
-            return self.interval.to(device=z0.device, dtype=z0.dtype)
+            return self._cached_times("interval", z0)
         times = torch.as_tensor(times, device=z0.device, dtype=z0.dtype)
         if times.dim() != 1 or times.numel() < 2 or not bool((times[1:] > times[:-1]).all()):
             raise ValueError("times must be a strictly increasing 1-D sequence of at least two times")
@@ -154,7 +172,9 @@ class ODEBlock(nn.Module):
         self.stats.start_solve()
         self.stats.in_forward = True
         try:
-            if self.adjoint and torch.is_grad_enabled():
+            if times is None and self.method in fixed.TABLEAUX and not (self.adjoint and torch.is_grad_enabled()):
+                path = (self._solve_fixed_step(z0),)
+            elif self.adjoint and torch.is_grad_enabled():
                 path = odeint_adjoint(
                     self._dynamics, z0, t, rtol=self.rtol, atol=self.atol, method=self.method,
                     options=self._options(backward=False), adjoint_options=self._options(backward=True),
@@ -170,6 +190,10 @@ class ODEBlock(nn.Module):
         if self.check_finite and not bool(torch.isfinite(path[-1]).all()):
             raise self._dynamics.failure("the solution became NaN or Inf", "forward")
         return path[-1] if times is None else path
+
+    def _solve_fixed_step(self, z0: torch.Tensor) -> torch.Tensor:
+        return fixed.integrate(self._dynamics, z0, self._cached_times("stages", z0), self._fixed_steps, self.method,
+                               on_step=lambda: self.stats.add(STEPS_FORWARD))
 
     def hidden(self, z: torch.Tensor) -> torch.Tensor:
         """The hidden state ``h`` of ``z = z(t1)`` for a readout."""
@@ -192,6 +216,10 @@ def _finite(name: str, value) -> float:
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
     return value
+
+
+def _parts(y) -> tuple[torch.Tensor, ...]:
+    return tuple(y) if isinstance(y, (tuple, list)) else (y,)
 
 
 def _as_float(value) -> float:
