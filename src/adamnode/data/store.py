@@ -32,6 +32,27 @@ def resolve_data_dir(explicit: str | os.PathLike | None = None) -> Path:
     return Path(env).expanduser() if env else DEFAULT_DIR
 
 
+def existing_data_dir(explicit: str | os.PathLike | None = None) -> Path:
+    """``resolve_data_dir``, refusing a directory the user named that does not exist.
+
+    A typo in ``--data-dir`` or ``$ADAMNODE_DATA`` should fail loudly, not trigger a download into
+    a fresh folder; only the default cache folder is created on demand.
+    """
+    path = resolve_data_dir(explicit)
+    if path != DEFAULT_DIR and not path.is_dir():
+        raise DataError(
+            f"data directory {path} does not exist; pass --data-dir (or set {ENV_VAR} to) the folder "
+            "that holds the data"
+        )
+    return path
+
+
+def file_identity(path: Path) -> tuple[str, int, int]:
+    """(real path, size, modification time): a cache key that changes when the file is replaced."""
+    stat = path.stat()
+    return str(path.resolve()), stat.st_size, stat.st_mtime_ns
+
+
 def file_digest(path: Path, algorithm: str, opener=open) -> str:
     """Hex digest of the file's content as ``opener`` yields it (``gzip.open`` hashes uncompressed)."""
     digest = hashlib.new(algorithm)
@@ -47,6 +68,15 @@ def verify(path: Path, algorithm: str, expected: str, opener=open) -> None:
         actual = file_digest(path, algorithm, opener)
     except (OSError, EOFError) as error:
         raise DataError(f"{path} cannot be read ({error}); delete it and fetch it again") from None
+    _check_digest(path, algorithm, expected, actual)
+
+
+def verify_bytes(content: bytes, path: Path, algorithm: str, expected: str) -> None:
+    """``verify`` for content already in memory (read once, checked and parsed from the same bytes)."""
+    _check_digest(path, algorithm, expected, hashlib.new(algorithm, content).hexdigest())
+
+
+def _check_digest(path: Path, algorithm: str, expected: str, actual: str) -> None:
     if actual != expected:
         raise DataError(
             f"{path} fails its {algorithm.upper()} check (expected {expected}, got {actual}): "

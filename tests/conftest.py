@@ -1,0 +1,26 @@
+"""Fixtures shared across test folders."""
+
+from pathlib import Path
+
+import pytest
+
+MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+def _find_shared_mnist() -> Path | None:
+    # The workplace keeps the real data beside the checkout (../shared/datasets/mnist); walk up so the
+    # tests also find it from a worktree nested deeper.
+    for folder in Path(__file__).resolve().parents:
+        candidate = folder / "shared" / "datasets" / "mnist"
+        if all((candidate / name).exists() or (candidate / f"{name}.gz").exists() for name in MNIST_FILES):
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """The real MNIST files (the four IDX files, raw or .gz); the test is skipped where they are absent."""
+    folder = _find_shared_mnist()
+    if folder is None:
+        pytest.skip("real MNIST not found: no shared/datasets/mnist with the four IDX files above the checkout")
+    return folder
