@@ -207,3 +207,14 @@ def test_family_registry_covers_every_model():
         field = make_field(name.upper(), Linear(D), **options)
         t0, t1 = default_interval(name)
         assert t1 - t0 == 1.0 and (t0 > 0 or not field.needs_positive_time)
+
+
+@pytest.mark.parametrize("v_activation", ["softplus", "sigmoid", "identity"])
+def test_adamnode_gradient_stays_finite_where_s_of_v_underflows(v_activation):
+    field = AdamNODE(Linear(D), v_activation=v_activation).float()
+    z = torch.randn(B, 3, D, dtype=torch.float32)
+    z[:, 2] = -200.0  # softplus(-200) and sigmoid(-200) are exactly 0 in float32
+    z.requires_grad_(True)
+    field(torch.tensor(0.5), z).sum().backward()
+    assert torch.isfinite(z.grad).all()
+    assert all(torch.isfinite(p.grad).all() for p in field.parameters())

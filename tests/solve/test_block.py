@@ -227,3 +227,18 @@ def test_sync_free_fixed_step_path_matches_torchdiffeq(method, step):
     n_steps = math.ceil(1.0 / step - 1e-9)
     assert block.stats.steps_forward == n_steps
     assert block.stats.nfe_forward == n_steps * {"euler": 1, "midpoint": 2, "rk4": 4}[method]
+
+
+def test_solves_never_evaluate_outside_the_interval():
+    seen = []
+
+    class Recording(MLP):
+        def forward(self, t, h):
+            seen.append(float(t.detach()))
+            return super().forward(t, h)
+
+    torch.manual_seed(5)
+    block = ODEBlock(NesterovNODE(Recording(D, D, width=32)), t0=0.5, t1=1.5, rtol=1e-3, atol=1e-3)
+    block(initial(block.field, torch.float32)).pow(2).sum().backward()
+    assert block.stats.nfe_backward > 0
+    assert 0.5 <= min(seen) and max(seen) <= 1.5

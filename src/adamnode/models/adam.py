@@ -14,12 +14,7 @@ DEFAULT_BETA1 = sigmoid(-5.0)
 DEFAULT_BETA2 = sigmoid(5.0)
 
 
-def _identity_nonnegative(v: torch.Tensor) -> torch.Tensor:
-    # The exact AdamODE: v stays >= 0 in exact arithmetic; clamp only the round-off below zero.
-    return v.clamp_min(0.0)
-
-
-V_ACTIVATIONS = {"softplus": F.softplus, "sigmoid": torch.sigmoid, "identity": _identity_nonnegative}
+V_ACTIVATIONS = {"softplus": F.softplus, "sigmoid": torch.sigmoid, "identity": lambda v: v}
 
 
 class AdamNODE(VectorField):
@@ -35,7 +30,10 @@ class AdamNODE(VectorField):
     ``f`` normalised by its running RMS. ``beta1 = sigmoid(a1)``, ``beta2 = sigmoid(a2)`` are stored
     as logits (learnable unless ``learn_betas=False``). ``s`` keeps the denominator defined:
     ``softplus`` (paper's MNIST/Silverbox), ``sigmoid`` (CIFAR-10) or ``identity`` (the exact AdamODE;
-    ``v`` stays non-negative from ``v0 >= 0``, round-off below zero is clamped).
+    ``v`` stays non-negative from ``v0 >= 0``). ``s(v)`` is floored at the dtype's smallest normal
+    number: an adaptive solver's trial stage can drive ``v`` so negative that ``s(v)`` is exactly 0,
+    where ``sqrt`` has an infinite derivative and the adjoint would turn NaN; the floor is far below
+    ``eps**2``, so the dynamics are unchanged.
     ``initial_state(h0, m0)`` sets ``v0 = m0**2`` elementwise (the aligned layout; the reference
     code misaligns it).
     State layout: ``[batch, 3, *features]`` = (h, m, v).
@@ -77,7 +75,7 @@ class AdamNODE(VectorField):
     def forward(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         h, m, v = z[:, 0], z[:, 1], z[:, 2]
         f = self.f(t, h)
-        dh = -m / (self._s(v).sqrt() + self.eps)
+        dh = -m / (self._s(v).clamp_min(torch.finfo(v.dtype).tiny).sqrt() + self.eps)
         dm = self.beta1 * (-f - m)
         dv = self.beta2 * (f * f - v)
         return torch.stack([dh, dm, dv], dim=1)

@@ -55,7 +55,9 @@ class _Dynamics:
             raise self.failure(f"more than max_steps={self.max_steps} steps", phase)
         # torchdiffeq would stop here with a bare AssertionError; raise ours with the diagnosis.
         if self.adaptive and bool(t0 + dt == t0):
-            raise self.failure("step size underflow", phase)
+            # torchdiffeq replaces a NaN/Inf step size by 0: the error estimate itself was non-finite.
+            non_finite = "NaN or Inf in a trial step" + (" (field or its gradient)" if phase == "backward" else "")
+            raise self.failure(non_finite if bool(dt == 0) else "step size underflow", phase)
 
     def failure(self, reason: str, phase: str) -> SolverError:
         t = self.last_t
@@ -143,11 +145,15 @@ class ODEBlock(nn.Module):
             self._time_cache[key] = values.to(device=like.device, dtype=like.dtype)
         return self._time_cache[key]
 
-    def _options(self, backward: bool) -> dict:
+    def _options(self, t: torch.Tensor, backward: bool) -> dict:
         if self.method not in ADAPTIVE_METHODS:
             return {"step_size": self.step_size}
         # One more than ours so that our own, clearer max_steps check fires first.
         options = {"max_num_steps": self.max_steps + 1}
+        # Land exactly on the end of the solve instead of stepping past it and interpolating back:
+        # an overshooting trial step evaluates the field outside [t0, t1] (Nesterov's k(t) is
+        # undefined below 0; AdamNODE's v can swing far negative) and wastes evaluations.
+        options["step_t"] = t[:1] if backward else t[-1:]
         if backward and self.seminorm:
             options["norm"] = "seminorm"
         return options
@@ -177,12 +183,12 @@ class ODEBlock(nn.Module):
             elif self.adjoint and torch.is_grad_enabled():
                 path = odeint_adjoint(
                     self._dynamics, z0, t, rtol=self.rtol, atol=self.atol, method=self.method,
-                    options=self._options(backward=False), adjoint_options=self._options(backward=True),
+                    options=self._options(t, backward=False), adjoint_options=self._options(t, backward=True),
                     adjoint_params=tuple(self.field.parameters()),
                 )
             else:
                 path = odeint(self._dynamics, z0, t, rtol=self.rtol, atol=self.atol, method=self.method,
-                              options=self._options(backward=False))
+                              options=self._options(t, backward=False))
         except AssertionError as error:
             raise self._dynamics.failure(f"torchdiffeq stopped ({error})", "forward") from None
         finally:
