@@ -1,10 +1,17 @@
-"""The ``adamnode`` command: one module per subcommand, each with ``add_arguments`` and ``run``."""
+"""The ``adamnode`` command: one module per subcommand, each with ``add_arguments`` and ``run``.
+
+Only the chosen subcommand's module is imported, so ``adamnode --help`` stays fast and a missing
+or broken optional subcommand never takes the others down.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
+import os
 import sys
+from typing import Sequence
 
 COMMANDS = {
     "train": "adamnode.cli.train",
@@ -13,3 +20,85 @@ COMMANDS = {
     "info": "adamnode.cli.info",
     "stability": "adamnode.cli.stability",
 }
+SUMMARIES = {
+    "train": "train one model on a task",
+    "compare": "train several models over seeds and tabulate and plot the results",
+    "report": "re-render the tables and plots of a run or comparison folder",
+    "info": "list a task's models with their parameter counts",
+    "stability": "the Silverbox initialisation test: whose state blows up untrained",
+}
+USAGE_ERROR, RUN_ERROR, INTERRUPTED = 2, 1, 130
+#: Set to 1 to see the traceback of an unexpected error instead of its one-line summary.
+DEBUG_ENV = "ADAMNODE_DEBUG"
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports bad usage in one line, pointing at ``--help``."""
+
+    def error(self, message: str):
+        fail(f"{message} (see {self.prog} --help)", USAGE_ERROR)
+
+
+def fail(message: str, status: int):
+    print(f"adamnode: error: {' '.join(str(message).split())}", file=sys.stderr)
+    raise SystemExit(status)
+
+
+def available_commands() -> list[str]:
+    return [name for name, module in COMMANDS.items() if importlib.util.find_spec(module) is not None]
+
+
+def build_parser(chosen: str | None) -> OneLineParser:
+    """The parser; only ``chosen``'s module is imported to add its arguments."""
+    from .. import __version__
+
+    parser = OneLineParser(prog="adamnode", description="Momentum and adaptive-moment neural ODEs: train, compare, report.")
+    parser.add_argument("--version", action="version", version=f"adamnode {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+    subparsers.required = True
+    for name in available_commands():
+        sub = subparsers.add_parser(name, help=SUMMARIES.get(name, ""), description=SUMMARIES.get(name))
+        if name == chosen:
+            module = _load(name)
+            module.add_arguments(sub)
+            sub.set_defaults(handler=module.run)
+    return parser
+
+
+def _load(name: str):
+    try:
+        return importlib.import_module(COMMANDS[name])
+    except ImportError as error:
+        fail(f"the {name} command cannot be loaded ({error}); reinstall adamnode", RUN_ERROR)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    chosen = next((word for word in argv if not word.startswith("-")), None)
+    args, unknown = build_parser(chosen if chosen in COMMANDS else None).parse_known_args(argv)
+    if unknown:
+        fail(f"unrecognized arguments: {' '.join(unknown)} (see adamnode {args.command} --help)", USAGE_ERROR)
+    try:
+        return int(args.handler(args) or 0)
+    except SystemExit:
+        raise
+    except BaseException as error:  # every failure ends in one line; ADAMNODE_DEBUG=1 shows tracebacks
+        if os.environ.get(DEBUG_ENV) == "1":
+            raise
+        fail(*_describe(error))
+
+
+def _describe(error: BaseException) -> tuple[str, int]:
+    from ..solve import SolverError
+    from ..training.errors import Interrupted, RunError
+
+    if isinstance(error, Interrupted):
+        return str(error), INTERRUPTED
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted", INTERRUPTED
+    if isinstance(error, ValueError):  # ConfigError, the tasks' DataError and other bad input
+        return str(error), USAGE_ERROR
+    if isinstance(error, (RunError, SolverError, OSError)):
+        return str(error), RUN_ERROR
+    return (f"unexpected {type(error).__name__}: {error} (set {DEBUG_ENV}=1 for the traceback and report it)",
+            RUN_ERROR)

@@ -1,0 +1,72 @@
+"""``adamnode compare``: every model over several seeds on one task, as a table and plots."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..reports import render
+from ..tasks import get_task
+from ..training.comparison import run_comparison, saved_comparison, start_comparison
+from ..training.config import load_config_file
+from ..training.errors import ConfigError, RunError
+from .options import add_training_options, config_from_args, explicit_settings
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--models", metavar="A,B,...", default=argparse.SUPPRESS,
+                        help="comma-separated model names (default: every model of the task)")
+    parser.add_argument("--seeds", type=int, metavar="N", default=argparse.SUPPRESS,
+                        help="seeds per model, counting up from --seed (default 1)")
+    add_training_options(parser, exclude=("model",))
+    parser.epilog = ("Each run goes to OUT/<model>-seed<k>; OUT gets results.csv, results.md and PNG plots "
+                     "(default OUT: runs/compare-<task>).")
+
+
+def run(args: argparse.Namespace) -> int:
+    if getattr(args, "resume", None):
+        out = Path(args.resume)
+        if any(hasattr(args, name) for name in ("models", "seeds", "config")):
+            raise ConfigError("--resume continues a comparison with its saved models, seeds and settings; "
+                              "drop --models, --seeds and --config")
+        changes = {key: value for key, value in explicit_settings(args).items() if key != "out"}
+        base, models, seeds = saved_comparison(out, changes)
+    else:
+        base, models, seeds = _new_comparison(args)
+        out = Path(base.out or Path("runs") / f"compare-{base.task}")
+        start_comparison(base, models, seeds, out, args.overwrite)
+    failures = run_comparison(base, models, seeds, out, resume=bool(getattr(args, "resume", None)))
+    print(render(out))
+    print(f"\nresults.csv, results.md and plots are in {out}")
+    if failures:
+        raise RunError(f"{len(failures)} of {len(models) * len(seeds)} runs failed ({', '.join(failures)}); "
+                       "their errors are printed above and in the table's status column")
+    return 0
+
+
+def _new_comparison(args: argparse.Namespace):
+    file_values = load_config_file(args.config) if getattr(args, "config", None) else {}
+    models_given = args.models if hasattr(args, "models") else file_values.get("models")
+    seeds = args.seeds if hasattr(args, "seeds") else file_values.get("seeds", 1)
+    base = config_from_args(args, file_values, command_keys=("models", "seeds"))
+    if base.model is not None:
+        raise ConfigError("compare trains several models: give them with --models (or 'models' in the config file), "
+                          "not 'model'")
+    task = get_task(base.task)
+    models = _parse_models(models_given, task.models)
+    if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
+        raise ConfigError(f"--seeds must be a positive integer, got {seeds!r}")
+    return base, models, list(range(base.seed, base.seed + seeds))
+
+
+def _parse_models(given, valid: tuple[str, ...]) -> list[str]:
+    if given is None:
+        return list(valid)
+    names = given if isinstance(given, list) else str(given).split(",")
+    models = [str(name).strip().lower() for name in names if str(name).strip()]
+    unknown = [name for name in models if name not in valid]
+    if unknown or not models:
+        raise ConfigError(f"unknown model(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(valid)}")
+    if len(set(models)) != len(models):
+        raise ConfigError(f"--models lists a model twice: {given}")
+    return models

@@ -1,0 +1,76 @@
+"""The training options shared by ``adamnode train`` and ``adamnode compare``.
+
+Every option defaults to "not given" (``argparse.SUPPRESS``) so that only explicit flags reach the
+namespace: they are the top layer of the settings' precedence (see ``training.config``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..models.family import MODEL_NAMES
+from ..tasks import TASK_NAMES
+from ..training.config import CORE_KEYS, DEVICES, TrainConfig, base_type, flag, load_config_file, resolve_config
+
+_HELP = {
+    "task": f"task name: {', '.join(TASK_NAMES)} (default spheres)",
+    "model": f"model name: {', '.join(MODEL_NAMES)}",
+    "preset": "a named group of the task's settings (adamnode info --task T lists them)",
+    "epochs": "training epochs",
+    "batch_size": "training batch size",
+    "lr": "Adam learning rate",
+    "tol": "solver tolerance (rtol = atol)",
+    "method": "torchdiffeq method (dopri5, bosh3, rk4, ...)",
+    "step_size": "step size of fixed-step methods",
+    "adjoint": "backpropagate with the adjoint method (--no-adjoint: through the solver)",
+    "seminorm": "seminorm error control in the adjoint solve",
+    "solver_max_steps": "steps allowed per ODE solve before it counts as failed",
+    "seed": "seed of data, initialisation and batch order",
+    "device": "where to train",
+    "threads": "CPU threads torch may use (default: torch's choice; tasks with tiny tensors set 1)",
+    "out": "output folder",
+    "data_dir": "folder with the task's data files",
+    "train_subset": "use only the first N training examples",
+    "test_subset": "use only the first N test examples",
+    "max_steps": "at most N training steps per epoch",
+    "grad_clip": "clip the gradient norm to this value",
+    "lr_decay": "multiply the learning rate by this factor every --lr-decay-every steps",
+    "lr_decay_every": "steps between learning-rate decays",
+}
+_METAVARS = {int: "N", float: "X", str: "NAME"}
+
+
+def add_training_options(parser: argparse.ArgumentParser, *, exclude: tuple[str, ...] = ()) -> None:
+    group = parser.add_argument_group("training settings (also valid as keys of a --config file)")
+    for name in CORE_KEYS:
+        if name in exclude:
+            continue
+        kind = base_type(name)
+        if kind is bool:
+            group.add_argument(flag(name), action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                               help=_HELP[name])
+        elif name == "device":
+            group.add_argument(flag(name), choices=DEVICES, default=argparse.SUPPRESS, help=_HELP[name])
+        else:
+            metavar = "DIR" if name in ("out", "data_dir") else _METAVARS[kind]
+            group.add_argument(flag(name), type=kind, metavar=metavar, default=argparse.SUPPRESS, help=_HELP[name])
+    control = parser.add_argument_group("run control")
+    control.add_argument("--config", metavar="FILE.toml", default=argparse.SUPPRESS,
+                         help="TOML file with settings (below explicit options, above presets)")
+    control.add_argument("--resume", metavar="DIR", default=argparse.SUPPRESS,
+                         help="continue the run saved in DIR")
+    control.add_argument("--overwrite", action="store_true", default=False,
+                         help="replace an existing output folder")
+
+
+def explicit_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings given on the command line (run-control options excluded)."""
+    return {key: value for key, value in vars(args).items() if key in CORE_KEYS}
+
+
+def config_from_args(args: argparse.Namespace, file_values: dict[str, Any] | None = None,
+                     command_keys: tuple[str, ...] = ()) -> TrainConfig:
+    if file_values is None:
+        file_values = load_config_file(args.config) if getattr(args, "config", None) else {}
+    return resolve_config(explicit_settings(args), file_values, command_keys)

@@ -1,0 +1,65 @@
+"""Reading run folders back: settings, per-epoch history and summary of each run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..training.comparison import read_comparison
+from ..training.errors import ConfigError
+from ..training.files import read_json
+from ..training.metrics import METRICS_FILE, read_metrics
+from ..training.run import COMPARISON_FILE, CONFIG_FILE, SUMMARY_FILE
+
+
+@dataclass
+class RunRecord:
+    path: Path
+    settings: dict
+    metric: str
+    parameters: int
+    history: list[dict]
+    summary: dict | None
+
+    @property
+    def model(self) -> str:
+        return self.settings["model"]
+
+    @property
+    def seed(self) -> int:
+        return self.settings["seed"]
+
+    @property
+    def status(self) -> str:
+        return self.summary["status"] if self.summary else "unfinished"
+
+    @property
+    def complete(self) -> bool:
+        return self.status == "complete"
+
+
+def load_run(path: Path) -> RunRecord:
+    try:
+        description = read_json(path / CONFIG_FILE)
+        history = read_metrics(path / METRICS_FILE) if (path / METRICS_FILE).exists() else []
+        summary = read_json(path / SUMMARY_FILE) if (path / SUMMARY_FILE).exists() else None
+    except (OSError, ValueError, KeyError) as error:
+        raise ConfigError(f"{path} holds a damaged run record ({' '.join(str(error).split())}); "
+                          "rerun it with --overwrite") from None
+    return RunRecord(path, description["settings"], description["metric"], description["parameters"], history, summary)
+
+
+def find_runs(path: Path) -> list[RunRecord]:
+    """The run in ``path``, or the runs of the comparison in ``path`` in the order they were run."""
+    path = Path(path)
+    if (path / CONFIG_FILE).is_file():
+        return [load_run(path)]
+    if (path / COMPARISON_FILE).is_file():
+        folders = [path / name for name in read_comparison(path)["runs"]]
+    else:
+        folders = sorted(child for child in path.iterdir() if (child / CONFIG_FILE).is_file()) if path.is_dir() else []
+    records = [load_run(folder) for folder in folders if (folder / CONFIG_FILE).is_file()]
+    if not records:
+        raise ConfigError(f"{path} is not a run or comparison folder (no {CONFIG_FILE} or {COMPARISON_FILE}); "
+                          "give the --out folder of adamnode train or compare")
+    return records

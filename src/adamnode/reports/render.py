@@ -1,0 +1,52 @@
+"""Re-render everything derived from a run or comparison folder: table files and plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..training.files import write_text
+from .plots import plot_curves
+from .records import RunRecord, find_runs
+from .table import summarize, to_csv, to_markdown
+
+RESULTS_CSV = "results.csv"
+RESULTS_MD = "results.md"
+
+
+def render(path: Path) -> str:
+    """Write ``results.csv``, ``results.md`` and the PNG plots into ``path``; return the table."""
+    path = Path(path)
+    records = find_runs(path)
+    metric = records[0].metric
+    rows = summarize(records)
+    table = to_markdown(rows, metric)
+    write_text(path / RESULTS_CSV, to_csv(rows, metric))
+    plots = draw_plots(records, path, metric)
+    write_text(path / RESULTS_MD, _markdown_page(records, table, plots))
+    return table
+
+
+def draw_plots(records: list[RunRecord], folder: Path, metric: str) -> list[str]:
+    figures = [("train_loss", "training loss", True), ("nfe_forward", "NFE-F per batch", False),
+               ("nfe_backward", "NFE-B per batch", False), (f"test_{metric}", f"test {metric}", False)]
+    names = []
+    for key, label, log in figures:
+        name = f"{key}.png"
+        plot_curves(records, key, label, folder / name, log=log)
+        names.append(name)
+    return names
+
+
+def _markdown_page(records: list[RunRecord], table: str, plots: list[str]) -> str:
+    settings = records[0].settings
+    seeds = sorted({record.seed for record in records})
+    shown = ("task", "preset", "epochs", "batch_size", "lr", "tol", "method", "adjoint", "seminorm", "max_steps",
+             "train_subset", "grad_clip")
+    described = ", ".join(f"{key}={settings[key]}" for key in shown if settings.get(key) is not None)
+    lines = [f"# {settings['task']}: {len(records)} run(s), seeds {', '.join(map(str, seeds))}", "",
+             f"Settings: {described}.", "",
+             "Final epoch of each run; mean ± sample standard deviation over seeds. NFE-F and NFE-B: vector-field "
+             "evaluations per training batch in the forward solve and in the backward (adjoint) pass.", "",
+             table, ""]
+    lines += [f"![{name[:-4]}]({name})" for name in plots]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,231 @@
+"""The settings of one training run: a typed dataclass, its layers of precedence and its checks.
+
+Precedence, lowest first: the dataclass defaults < ``task.defaults`` < the task's preset < the
+TOML config file < options given explicitly on the command line. Tasks may declare settings of
+their own (``task.defaults`` keys that are not fields here, e.g. the spheres' ``dim``); those are
+set from presets and config files and travel in ``task_options``.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import types
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from ..solve import ADAPTIVE_METHODS, FIXED_STEP_METHODS
+from ..tasks import DEFAULT_TASK, Task, get_task
+from ..tasks.base import BlockOptions
+from .errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
+DEVICES = ("auto", "cpu", "cuda")
+METHODS = ADAPTIVE_METHODS + FIXED_STEP_METHODS
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every setting of a run; ``settings()`` is the flat dict tasks receive."""
+
+    task: str = DEFAULT_TASK
+    model: str | None = None
+    preset: str | None = None
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    tol: float = 1e-3
+    method: str = "dopri5"
+    step_size: float | None = None
+    adjoint: bool = True
+    seminorm: bool = True
+    solver_max_steps: int = 10_000
+    seed: int = 0
+    device: str = "auto"
+    threads: int | None = None
+    out: str | None = None
+    data_dir: str | None = None
+    train_subset: int | None = None
+    test_subset: int | None = None
+    max_steps: int | None = None
+    grad_clip: float | None = None
+    lr_decay: float = 1.0
+    lr_decay_every: int | None = None
+    task_options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        for name, kind in _FIELD_TYPES.items():
+            object.__setattr__(self, name, _coerce(name, getattr(self, name), kind))
+        _check_ranges(self)
+
+    def settings(self) -> dict[str, Any]:
+        """All settings, task-specific ones included, as one flat dict."""
+        flat = {name: getattr(self, name) for name in _FIELD_TYPES}
+        flat.update(self.task_options)
+        return flat
+
+    def block_options(self) -> BlockOptions:
+        return BlockOptions(method=self.method, tol=self.tol, adjoint=self.adjoint, seminorm=self.seminorm,
+                            step_size=self.step_size, max_steps=self.solver_max_steps)
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        """A copy with ``changes`` applied (task-specific keys allowed), validated again."""
+        values = self.settings()
+        values.update(changes)
+        return _build(values, set(self.task_options))
+
+
+_FIELD_TYPES = {f.name: t for f, t in zip(fields(TrainConfig), typing.get_type_hints(TrainConfig).values())
+                if f.name != "task_options"}
+CORE_KEYS = tuple(_FIELD_TYPES)
+
+
+def base_type(name: str) -> type:
+    """The type of setting ``name`` without its ``None`` option (``int | None`` -> ``int``)."""
+    return _unpack(_FIELD_TYPES[name])[0]
+
+
+def _unpack(kind: Any) -> tuple[type, bool]:
+    """(the type, whether ``None`` is allowed) of an annotation such as ``int | None``."""
+    options = typing.get_args(kind) if isinstance(kind, types.UnionType) else (kind,)
+    return next(option for option in options if option is not type(None)), type(None) in options
+
+
+def flag(name: str) -> str:
+    """How messages name a setting: its option (``--batch-size``) or, task-specific, its file key."""
+    return "--" + name.replace("_", "-") if name in _FIELD_TYPES else f"task setting {name!r}"
+
+
+def valid_keys(task: Task) -> list[str]:
+    return sorted(set(CORE_KEYS) | set(task.defaults))
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """The settings in a TOML file, keys normalised to ``snake_case``."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as stream:
+            raw = tomllib.load(stream)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist; check the path given to --config") from None
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"config file {path} is not valid TOML ({_one_line(error)}); fix the file") from None
+    return {str(key).replace("-", "_"): value for key, value in raw.items()}
+
+
+def resolve_config(cli: dict[str, Any], file_values: dict[str, Any] | None = None,
+                   command_keys: tuple[str, ...] = ()) -> TrainConfig:
+    """Merge the layers into one validated ``TrainConfig``.
+
+    ``cli`` holds only the options given explicitly; ``file_values`` the config file's content.
+    ``command_keys`` are further file keys the calling command reads itself (compare's ``models``);
+    they are accepted here and left out of the config.
+    """
+    file_values = {key: value for key, value in (file_values or {}).items() if key not in command_keys}
+    task_name = cli.get("task") or file_values.get("task") or DEFAULT_TASK
+    try:
+        task = get_task(task_name)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    allowed = sorted(valid_keys(task) + list(command_keys))
+    unknown = sorted(set(file_values) - set(allowed))
+    if unknown:
+        raise ConfigError(f"unknown key(s) {', '.join(unknown)} in the config file; valid keys for task "
+                          f"{task.name!r}: {', '.join(allowed)}")
+    preset_name = cli.get("preset") or file_values.get("preset")
+    merged: dict[str, Any] = {name: getattr(_DEFAULTS, name) for name in CORE_KEYS}
+    merged.update(task.defaults)
+    merged.update(preset_settings(task, preset_name))
+    merged.update(file_values)
+    merged.update(cli)
+    merged["task"] = task.name
+    task_keys = set(task.defaults) - set(CORE_KEYS)
+    for key in task_keys:
+        merged[key] = _coerce(key, merged[key], type(task.defaults[key]))
+    config = _build(merged, task_keys)
+    check_model(task, config.model)
+    return config
+
+
+def preset_settings(task: Task, preset: str | None) -> dict[str, Any]:
+    if preset is None:
+        return {}
+    if preset not in task.presets:
+        choices = ", ".join(task.presets) or "none"
+        raise ConfigError(f"unknown preset {preset!r} for task {task.name!r}; choose from: {choices}")
+    return task.presets[preset]
+
+
+def check_model(task: Task, model: str | None) -> None:
+    if model is not None and model not in task.models:
+        raise ConfigError(f"unknown model {model!r} for task {task.name!r}; choose from {', '.join(task.models)}")
+
+
+def _build(values: dict[str, Any], task_keys: set[str]) -> TrainConfig:
+    core = {key: value for key, value in values.items() if key in _FIELD_TYPES}
+    task_options = {key: values[key] for key in sorted(task_keys)}
+    return TrainConfig(**core, task_options=task_options)
+
+
+def _coerce(name: str, value: Any, kind: Any) -> Any:
+    base, optional = _unpack(kind)
+    if value is None:
+        if optional:
+            return None
+        raise ConfigError(f"{flag(name)} needs a value")
+    if base is bool:
+        if isinstance(value, bool):
+            return value
+    elif base is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif base is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            return float(value)
+    elif isinstance(value, str):
+        return value
+    raise ConfigError(f"{flag(name)} must be {_TYPE_WORDS[base]}, got {value!r}")
+
+
+_TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string"}
+_POSITIVE = ("epochs", "batch_size", "lr", "tol", "step_size", "solver_max_steps", "threads", "train_subset",
+             "test_subset", "max_steps", "grad_clip", "lr_decay_every")
+
+
+def _check_ranges(config: TrainConfig) -> None:
+    for name in _POSITIVE:
+        value = getattr(config, name)
+        if value is not None and not value > 0:
+            raise ConfigError(f"{flag(name)} must be positive, got {value}")
+    if config.seed < 0:
+        raise ConfigError(f"--seed must be a non-negative integer, got {config.seed}")
+    if config.device not in DEVICES:
+        raise ConfigError(f"unknown device {config.device!r}; choose from {', '.join(DEVICES)}")
+    if config.method not in METHODS:
+        raise ConfigError(f"unknown method {config.method!r}; choose from {', '.join(METHODS)}")
+    if config.method in FIXED_STEP_METHODS and config.step_size is None:
+        raise ConfigError(f"the fixed-step method {config.method!r} needs --step-size (e.g. 0.125)")
+    if config.method in ADAPTIVE_METHODS and config.step_size is not None:
+        raise ConfigError(f"--step-size is for fixed-step methods; {config.method!r} adapts its steps to --tol")
+    if not 0 < config.lr_decay <= 1:
+        raise ConfigError(f"--lr-decay must lie in (0, 1], got {config.lr_decay}")
+    if config.lr_decay < 1 and config.lr_decay_every is None:
+        raise ConfigError("--lr-decay needs --lr-decay-every STEPS (how often to multiply the rate)")
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())
+
+
+def config_from_settings(settings: dict[str, Any]) -> TrainConfig:
+    """Rebuild the config of a run from its saved flat settings (``TrainConfig.settings()``)."""
+    return _build(settings, set(settings) - set(CORE_KEYS))
+
+
+_DEFAULTS = TrainConfig()

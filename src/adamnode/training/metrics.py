@@ -1,0 +1,108 @@
+"""What a run measures per epoch, how it is accumulated, and the ``metrics.csv`` format."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..solve import ODEBlock
+from ..solve.stats import NFE_BACKWARD, NFE_FORWARD
+from .files import write_text
+
+METRICS_FILE = "metrics.csv"
+
+
+def metric_columns(metric: str) -> list[str]:
+    """The ``metrics.csv`` header of a task whose headline metric is called ``metric``."""
+    return ["epoch", "steps", "train_loss", f"train_{metric}", "test_loss", f"test_{metric}",
+            "nfe_forward", "nfe_backward", "test_nfe_forward", "seconds", "test_seconds", "lr"]
+
+
+def ode_blocks(model: nn.Module) -> list[ODEBlock]:
+    return [module for module in model.modules() if isinstance(module, ODEBlock)]
+
+
+class EvaluationCounter:
+    """Vector-field evaluations made by a model's ODEBlocks between two readings.
+
+    Reads the blocks' running totals (CPU tensors), so counting never waits for a GPU; the
+    difference covers every solve of every block, forward and adjoint.
+    """
+
+    def __init__(self, model: nn.Module):
+        self.blocks = ode_blocks(model)
+        self.last = self._totals()
+
+    def _totals(self) -> torch.Tensor:
+        return sum((block.stats.counts.sum(0) for block in self.blocks), torch.zeros(4, dtype=torch.int64))
+
+    def since_last(self) -> tuple[int, int]:
+        """(forward, backward) evaluations since the previous call."""
+        now = self._totals()
+        delta, self.last = now - self.last, now
+        return int(delta[NFE_FORWARD]), int(delta[NFE_BACKWARD])
+
+
+@dataclass
+class Totals:
+    """Sums over the batches of an epoch so far; checkpointed so an epoch can resume midway."""
+
+    samples: int = 0
+    steps: int = 0
+    loss_sum: float = 0.0
+    metric_numerator: float = 0.0
+    metric_denominator: float = 0.0
+    nfe_forward: int = 0
+    nfe_backward: int = 0
+    seconds: float = 0.0
+
+    def add(self, batch_size: int, loss: float, numerator: float, denominator: float,
+            nfe_forward: int, nfe_backward: int) -> None:
+        self.samples += batch_size
+        self.steps += 1
+        self.loss_sum += loss * batch_size
+        self.metric_numerator += numerator
+        self.metric_denominator += denominator
+        self.nfe_forward += nfe_forward
+        self.nfe_backward += nfe_backward
+
+    @property
+    def mean_loss(self) -> float:
+        return self.loss_sum / self.samples if self.samples else math.nan
+
+    def per_step(self, count: int) -> float:
+        return count / self.steps if self.steps else math.nan
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def write_metrics(path: Path, columns: list[str], rows: list[dict]) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: _format(row[key]) for key in columns})
+    write_text(path, buffer.getvalue())
+
+
+def read_metrics(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as stream:
+        return [{key: _parse(value) for key, value in row.items()} for row in csv.DictReader(stream)]
+
+
+def _format(value) -> str:
+    return repr(float(value)) if isinstance(value, float) else str(value)
+
+
+def _parse(text: str):
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)

@@ -1,0 +1,143 @@
+"""One training run from start to summary: its folder, its files, and what happens on each fault."""
+
+from __future__ import annotations
+
+import datetime
+import shutil
+from pathlib import Path
+
+from ..solve import SolverError
+from ..tasks import get_task
+from .checkpoint import CHECKPOINT_FILE, load_checkpoint
+from .config import TrainConfig, config_from_settings, flag
+from .errors import ConfigError, Diverged, Interrupted, RunError
+from .files import write_json
+from .interrupt import deferred_interrupt
+from .runtime import describe_device, is_main_process, resolve_device, versions
+from .trainer import StopRequested, Trainer
+
+CONFIG_FILE = "config.json"
+SUMMARY_FILE = "summary.json"
+COMPARISON_FILE = "comparison.json"
+#: Files that mark a folder as written by adamnode, so that --overwrite may delete it.
+OWNED_MARKERS = (CONFIG_FILE, CHECKPOINT_FILE, COMPARISON_FILE)
+#: Settings a resumed run may change: extending it, or moving it to another device.
+RESUMABLE_CHANGES = ("epochs", "device")
+
+
+def default_run_dir(config: TrainConfig) -> Path:
+    return Path("runs") / f"{config.task}-{config.model}-seed{config.seed}"
+
+
+def prepare_output(path: Path, overwrite: bool) -> None:
+    """Create ``path``; refuse one that holds files unless ``overwrite`` and adamnode wrote it."""
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"--out {path} is a file; give a folder path")
+    if path.exists() and any(path.iterdir()):
+        if not overwrite:
+            raise ConfigError(f"output folder {path} already exists; continue it with --resume {path}, "
+                              f"replace it with --overwrite, or choose another --out")
+        if not any((path / marker).exists() for marker in OWNED_MARKERS):
+            raise ConfigError(f"refusing to --overwrite {path}: it holds files adamnode did not write; "
+                              "choose another --out")
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+
+
+def resumed_config(run_dir: Path, changes: dict) -> tuple[TrainConfig, dict]:
+    """The config saved in ``run_dir``'s checkpoint with ``changes`` applied, and the checkpoint."""
+    state = load_checkpoint(run_dir / CHECKPOINT_FILE)
+    return with_resume_changes(config_from_settings(state["settings"]), changes, run_dir), state
+
+
+def with_resume_changes(saved: TrainConfig, changes: dict, where: Path) -> TrainConfig:
+    """``saved`` with the explicit ``changes`` a resumed run may make; any other change is refused."""
+    refused = sorted(key for key, value in changes.items()
+                     if key not in RESUMABLE_CHANGES and saved.settings().get(key) != value)
+    if refused:
+        raise ConfigError(f"{', '.join(flag(key) for key in refused)} cannot change when resuming {where} "
+                          f"(only {', '.join(flag(key) for key in RESUMABLE_CHANGES)} can); "
+                          "start a new run with another --out instead")
+    return saved.replace(**{key: value for key, value in changes.items() if key in RESUMABLE_CHANGES})
+
+
+def train_run(config: TrainConfig, run_dir: Path, *, resume_state: dict | None = None, overwrite: bool = False,
+              show_progress: bool = True, log=print) -> dict:
+    """Train one model into ``run_dir`` and return its summary; faults raise ``RunError``.
+
+    With ``resume_state`` (a loaded checkpoint of this run) training continues where it stopped;
+    otherwise ``run_dir`` is prepared as a fresh output folder.
+    """
+    if config.model is None:
+        raise ConfigError(f"no model given; choose one with --model from {', '.join(get_task(config.task).models)}")
+    task = get_task(config.task)
+    device = resolve_device(config.device)
+    if resume_state is None:
+        prepare_output(run_dir, overwrite)
+    trainer = Trainer(config, task, run_dir, device, show_progress=show_progress)
+    if resume_state is None:
+        trainer.save()
+    else:
+        trainer.load_state_dict(resume_state)
+        if config.epochs < trainer.epoch:
+            raise ConfigError(f"{run_dir} already has {trainer.epoch} epochs; --epochs must be at least that")
+    already_done = trainer.epoch >= config.epochs
+    if is_main_process():
+        write_json(run_dir / CONFIG_FILE, run_description(trainer, device))
+    context = f"{config.model} on {config.task} (seed {config.seed})"
+    try:
+        with deferred_interrupt() as request:
+            trainer.stop = request
+            trainer.fit()
+    except StopRequested:
+        trainer.save()
+        _finish(trainer, "interrupted", f"stopped by the user after {trainer.done()}")
+        raise Interrupted(f"{context} stopped after {trainer.done()}; checkpoint saved; "
+                          f"continue with: adamnode train --resume {run_dir}") from None
+    except KeyboardInterrupt:
+        _finish(trainer, "interrupted", "interrupted at once by a second Ctrl-C")
+        raise Interrupted(f"{context} interrupted; continue from its last checkpoint with: "
+                          f"adamnode train --resume {run_dir}") from None
+    except Diverged as error:
+        message = f"{context}: {error}; {_kept(trainer)}; lower --lr or set --grad-clip"
+        _finish(trainer, "diverged", str(error))
+        raise Diverged(message) from None
+    except SolverError as error:
+        where = trainer.position()
+        _finish(trainer, "solver_failed", f"{where}: {error.reason}")
+        raise RunError(f"{context}, {where}: {_one_line(error)}; {_kept(trainer)}") from None
+    summary = _finish(trainer, "complete", None)
+    if log is not None and is_main_process():
+        log(f"{context}: {trainer.epoch} epochs done; results in {run_dir}"
+            + (" already (pass a larger --epochs to train further)" if already_done else ""))
+    return summary
+
+
+def run_description(trainer: Trainer, device) -> dict:
+    return {"settings": trainer.config.settings(), "metric": trainer.task.metric,
+            "metric_goal": trainer.task.metric_goal, "parameters": trainer.parameters,
+            "device": describe_device(device), "versions": versions(),
+            "written": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+
+
+def _finish(trainer: Trainer, status: str, error: str | None) -> dict:
+    history = trainer.history
+    summary = {
+        "status": status, "error": error,
+        "task": trainer.config.task, "model": trainer.config.model, "seed": trainer.config.seed,
+        "metric": trainer.task.metric, "parameters": trainer.parameters,
+        "epochs_completed": trainer.epoch, "epochs": trainer.config.epochs,
+        "final": history[-1] if history else None,
+        "seconds_per_epoch": sum(row["seconds"] for row in history) / len(history) if history else None,
+    }
+    if is_main_process():
+        write_json(trainer.run_dir / SUMMARY_FILE, summary)
+    return summary
+
+
+def _kept(trainer: Trainer) -> str:
+    return f"the last good checkpoint is kept in {trainer.checkpoint_path}"
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())

@@ -1,0 +1,207 @@
+"""The training loop: seeded batches drawn by index, evaluation, per-epoch records, checkpoints.
+
+The whole split lives on the device; an epoch is a permutation drawn from a dedicated
+``torch.Generator`` whose state at the epoch's start is checkpointed, so a run resumed midway
+redraws the same permutation and continues at the same step.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from ..tasks.base import Split, Task
+from .checkpoint import CHECKPOINT_FILE, save_checkpoint
+from .config import TrainConfig
+from .errors import CheckpointError, Diverged
+from .interrupt import StopRequest
+from .metrics import METRICS_FILE, EvaluationCounter, Totals, metric_columns, write_metrics
+from .rng import capture_rng, restore_rng, seed_everything
+from .runtime import is_main_process
+
+
+class StopRequested(Exception):
+    """Raised between steps once the user asked to stop; the trainer's state is consistent."""
+
+
+class Trainer:
+    """Trains ``config.model`` on ``task``, writing ``metrics.csv`` and ``checkpoint.pt`` into ``run_dir``."""
+
+    def __init__(self, config: TrainConfig, task: Task, run_dir: Path, device: torch.device,
+                 show_progress: bool = True):
+        self.config, self.task, self.run_dir, self.device = config, task, Path(run_dir), device
+        self.show_progress = show_progress and is_main_process()
+        settings = config.settings()
+        if config.threads is not None:
+            torch.set_num_threads(config.threads)
+        seed_everything(config.seed)
+        train, test = task.load(settings, device)
+        self.train_split = _first(train, config.train_subset)
+        self.test_split = _first(test, config.test_subset)
+        self.model = task.build_model(config.model, config.block_options(), settings).to(device)
+        self.parameters = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        self.scheduler = torch.optim.lr_scheduler.StepLR(
+            self.optimizer, step_size=config.lr_decay_every or 1, gamma=config.lr_decay)
+        self.batch_generator = torch.Generator().manual_seed(config.seed)
+        self.counter = EvaluationCounter(self.model)
+        self.columns = metric_columns(task.metric)
+        self.history: list[dict] = []
+        self.epoch = 0
+        self.step_in_epoch = 0
+        self.global_step = 0
+        self.totals = Totals()
+        self.epoch_start_generator = self.batch_generator.get_state()
+        self.stop = StopRequest()
+        self.evaluating = False
+
+    @property
+    def steps_per_epoch(self) -> int:
+        batches = math.ceil(len(self.train_split) / self.config.batch_size)
+        return min(batches, self.config.max_steps or batches)
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.run_dir / CHECKPOINT_FILE
+
+    def done(self) -> str:
+        """How far the run got, for messages."""
+        return f"{self.epoch} epoch(s) and {self.step_in_epoch} step(s)"
+
+    def position(self) -> str:
+        """Where the run is, for messages: the epoch and the step or evaluation under way."""
+        within = "test evaluation" if self.evaluating else f"step {self.step_in_epoch + 1}"
+        return f"epoch {self.epoch + 1}, {within}"
+
+    def fit(self) -> None:
+        """Train until ``config.epochs`` epochs are complete, checkpointing after each."""
+        while self.epoch < self.config.epochs:
+            self._train_epoch()
+            self._finish_epoch()
+            self.save()
+            if self.stop.requested:
+                raise StopRequested
+
+    def _train_epoch(self) -> None:
+        batch_size, steps = self.config.batch_size, self.steps_per_epoch
+        self.batch_generator.set_state(self.epoch_start_generator)
+        order = torch.randperm(len(self.train_split), generator=self.batch_generator).to(self.device)
+        self.model.train()
+        self.counter.since_last()
+        seconds_before, start = self.totals.seconds, time.perf_counter()
+        with self._progress_bar(steps) as bar:
+            for step in range(self.step_in_epoch, steps):
+                if self.stop.requested:
+                    raise StopRequested
+                inputs, targets = self.train_split.batch(order[step * batch_size:(step + 1) * batch_size])
+                output = self.model(inputs)
+                loss = self.task.loss(output, targets)
+                numerator, denominator = self.task.metric_terms(output.detach(), targets)
+                # The one host sync per step: the fault check and the progress bar both need it.
+                loss_value = loss.item()
+                if not math.isfinite(loss_value):
+                    raise Diverged(f"the loss became {loss_value} at {self.position()}")
+                self._update(loss)
+                nfe_forward, nfe_backward = self.counter.since_last()
+                self.totals.add(len(targets), loss_value, float(numerator), float(denominator),
+                                nfe_forward, nfe_backward)
+                self.totals.seconds = seconds_before + time.perf_counter() - start
+                self.step_in_epoch, self.global_step = step + 1, self.global_step + 1
+                bar.update()
+                bar.set_postfix(loss=f"{self.totals.mean_loss:.4f}", nfe=f"{nfe_forward}/{nfe_backward}",
+                                refresh=False)
+
+    def _update(self, loss: torch.Tensor) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.config.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        self.optimizer.step()
+        self.scheduler.step()
+
+    def _progress_bar(self, steps: int) -> tqdm:
+        return tqdm(total=steps, initial=self.step_in_epoch, leave=False, unit="step", dynamic_ncols=True,
+                    desc=f"{self.config.model} epoch {self.epoch + 1}/{self.config.epochs}",
+                    disable=None if self.show_progress else True)
+
+    def _finish_epoch(self) -> None:
+        train, metric = self.totals, self.task.metric
+        test = self.evaluate(self.test_split)
+        self.history.append({
+            "epoch": self.epoch + 1, "steps": train.steps,
+            "train_loss": train.mean_loss,
+            f"train_{metric}": self.task.finalize_metric(train.metric_numerator, train.metric_denominator),
+            "test_loss": test.mean_loss,
+            f"test_{metric}": self.task.finalize_metric(test.metric_numerator, test.metric_denominator),
+            "nfe_forward": train.per_step(train.nfe_forward), "nfe_backward": train.per_step(train.nfe_backward),
+            "test_nfe_forward": test.per_step(test.nfe_forward),
+            "seconds": train.seconds, "test_seconds": test.seconds,
+            "lr": self.optimizer.param_groups[0]["lr"],
+        })
+        self.epoch += 1
+        self.step_in_epoch = 0
+        self.totals = Totals()
+        self.epoch_start_generator = self.batch_generator.get_state()
+
+    @torch.no_grad()
+    def evaluate(self, split: Split) -> Totals:
+        """Loss, metric and forward NFE over ``split`` in order, batch by batch."""
+        self.model.eval()
+        self.evaluating = True
+        totals, start = Totals(), time.perf_counter()
+        self.counter.since_last()
+        for begin in range(0, len(split), self.config.batch_size):
+            inputs = split.inputs[begin:begin + self.config.batch_size]
+            targets = split.targets[begin:begin + self.config.batch_size]
+            output = self.model(inputs)
+            numerator, denominator = self.task.metric_terms(output, targets)
+            nfe_forward, _ = self.counter.since_last()
+            totals.add(len(targets), float(self.task.loss(output, targets)), float(numerator), float(denominator),
+                       nfe_forward, 0)
+        totals.seconds = time.perf_counter() - start
+        self.model.train()
+        self.evaluating = False
+        return totals
+
+    def save(self) -> None:
+        """Write the checkpoint and ``metrics.csv`` for the current position (main process only)."""
+        if not is_main_process():
+            return
+        save_checkpoint(self.checkpoint_path, self.state_dict())
+        write_metrics(self.run_dir / METRICS_FILE, self.columns, self.history)
+
+    def state_dict(self) -> dict:
+        return {
+            "settings": self.config.settings(), "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+            "rng": capture_rng(), "batch_generator": self.epoch_start_generator,
+            "epoch": self.epoch, "step_in_epoch": self.step_in_epoch, "global_step": self.global_step,
+            "totals": self.totals.as_dict(), "history": self.history,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from a checkpoint; ``CheckpointError`` if it does not fit this model."""
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            self.totals = Totals(**state["totals"])
+            restore_rng(state["rng"])
+            self.batch_generator.set_state(state["batch_generator"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as error:
+            reason = " ".join(str(error).split())[:160]
+            raise CheckpointError(f"{self.checkpoint_path} does not fit a {self.config.model} model on "
+                                  f"{self.task.name} ({reason}); start the run again with --overwrite") from None
+        self.epoch_start_generator = state["batch_generator"]
+        self.epoch, self.step_in_epoch = state["epoch"], state["step_in_epoch"]
+        self.global_step = state.get("global_step", 0)
+        self.history = list(state["history"])
+
+
+def _first(split: Split, count: int | None) -> Split:
+    """At most ``count`` examples; tasks that pick their subset themselves already return that many."""
+    return split if count is None else Split(split.inputs[:count], split.targets[:count])

@@ -1,0 +1,58 @@
+"""``adamnode compare``, ``report`` and ``info`` on tiny settings."""
+
+from __future__ import annotations
+
+import csv
+
+from adamnode.cli import main
+from adamnode.tasks import get_task
+from cli_helpers import TINY, adamnode
+
+
+def test_compare_trains_every_model_and_seed_then_tabulates_and_plots(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    result = adamnode("compare", *TINY, "--models", "node,hbnode", "--seeds", "2", "--epochs", "1", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    table = [line for line in result.stdout.splitlines() if line.startswith("| ")]
+    assert table[0].split("|")[1].strip() == "model" and len(table) == 3
+    assert [line.split("|")[3].strip() for line in table[1:]] == ["2", "2"]  # seeds per model
+    with open(out / "results.csv", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert [row["model"] for row in rows] == ["node", "hbnode"] and {row["complete"] for row in rows} == {"2"}
+    assert sorted(path.name for path in out.iterdir() if path.is_dir()) == [
+        "hbnode-seed0", "hbnode-seed1", "node-seed0", "node-seed1"]
+    for name in ("train_loss.png", "nfe_forward.png", "nfe_backward.png", "results.md"):
+        assert (out / name).stat().st_size > 0
+
+    # Resuming a finished comparison trains nothing again; report re-renders what was deleted.
+    metrics = out / "node-seed0" / "metrics.csv"
+    written = metrics.stat().st_mtime_ns
+    (out / "results.md").unlink()
+    assert main(["compare", "--resume", str(out)]) == 0
+    assert metrics.stat().st_mtime_ns == written and (out / "results.md").exists()
+    (out / "results.md").unlink()
+    assert main(["report", str(out)]) == 0
+    assert (out / "results.md").exists() and "| hbnode" in capsys.readouterr().out
+
+
+def test_info_lists_every_model_with_its_parameter_count(capsys):
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    task = get_task("spheres")
+    for model in task.models:
+        line = next(line for line in out.splitlines() if line.split()[:1] == [model])
+        assert f"{task.parameter_count(model):,}" in line
+
+
+def test_missing_subcommand_module_leaves_the_others_working(monkeypatch, capsys):
+    import adamnode.cli as cli
+
+    monkeypatch.setitem(cli.COMMANDS, "ghost", "adamnode.cli.no_such_module")
+    assert "ghost" not in cli.available_commands()
+    assert main(["info"]) == 0
+    capsys.readouterr()
+
+
+def test_python_dash_m_runs_the_command():
+    result = adamnode("--version")
+    assert result.returncode == 0 and result.stdout.startswith("adamnode ")

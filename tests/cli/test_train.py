@@ -1,0 +1,83 @@
+"""``adamnode train`` end to end: its files, exact resumption, kills, interrupts and faults."""
+
+from __future__ import annotations
+
+import csv
+import json
+import signal
+import time
+
+from adamnode.training.checkpoint import load_checkpoint
+
+from cli_helpers import TINY, adamnode, start_adamnode
+
+
+def rows(run_dir) -> list[dict]:
+    with open(run_dir / "metrics.csv", newline="") as stream:
+        return list(csv.DictReader(stream))
+
+
+def without_timing(table: list[dict]) -> list[dict]:
+    return [{key: value for key, value in row.items() if "seconds" not in key} for row in table]
+
+
+def test_train_writes_the_run_folder(two_epoch_run):
+    config = json.loads((two_epoch_run / "config.json").read_text())
+    summary = json.loads((two_epoch_run / "summary.json").read_text())
+    assert config["settings"]["model"] == "hbnode" and config["settings"]["epochs"] == 2
+    assert config["settings"]["n_train"] == 64, "the tiny preset must reach the settings"
+    assert set(config["versions"]) == {"python", "torch", "torchdiffeq", "adamnode"}
+    assert config["device"].startswith("cpu")
+    assert summary["status"] == "complete" and summary["epochs_completed"] == 2
+    table = rows(two_epoch_run)
+    assert [row["epoch"] for row in table] == ["1", "2"]
+    assert list(table[0]) == ["epoch", "steps", "train_loss", "train_accuracy", "test_loss", "test_accuracy",
+                              "nfe_forward", "nfe_backward", "test_nfe_forward", "seconds", "test_seconds", "lr"]
+    # dopri5 spends 2 evaluations to start and 6 per attempted step, forward and adjoint alike.
+    for row in table:
+        assert int(row["steps"]) == 2  # 64 points in batches of 32
+        assert float(row["nfe_forward"]) >= 8 and float(row["nfe_backward"]) >= 8
+        assert 0.0 <= float(row["train_accuracy"]) <= 1.0
+    assert load_checkpoint(two_epoch_run / "checkpoint.pt")["epoch"] == 2
+
+
+def test_resumed_run_matches_an_uninterrupted_one(two_epoch_run, tmp_path):
+    out = tmp_path / "hb"
+    assert adamnode("train", "--model", "hbnode", *TINY, "--epochs", "1", "--out", str(out)).returncode == 0
+    assert len(rows(out)) == 1
+    result = adamnode("train", "--resume", str(out), "--epochs", "2")
+    assert result.returncode == 0, result.stderr
+    assert without_timing(rows(out)) == without_timing(rows(two_epoch_run))
+
+
+def test_run_killed_with_sigkill_resumes_from_its_last_checkpoint(tmp_path):
+    out = tmp_path / "killed"
+    process = start_adamnode("train", "--model", "node", *TINY, "--epochs", "1000", "--out", str(out))
+    deadline = time.monotonic() + 60
+    while not (out / "metrics.csv").exists() or len(rows(out)) < 1:
+        assert time.monotonic() < deadline and process.poll() is None, "the run never finished an epoch"
+        time.sleep(0.05)
+    process.kill()
+    process.wait()
+    done = load_checkpoint(out / "checkpoint.pt")["epoch"]
+    before = without_timing(rows(out))[:done]
+    result = adamnode("train", "--resume", str(out), "--epochs", str(done + 2))
+    assert result.returncode == 0, result.stderr
+    after = without_timing(rows(out))
+    assert [int(row["epoch"]) for row in after] == list(range(1, done + 3))
+    assert after[:done] == before
+
+
+def test_ctrl_c_writes_a_checkpoint_and_says_how_to_resume(tmp_path):
+    out = tmp_path / "stopped"
+    process = start_adamnode("train", "--model", "node", *TINY, "--epochs", "1000", "--out", str(out))
+    deadline = time.monotonic() + 60
+    while not (out / "metrics.csv").exists() or len(rows(out)) < 1:
+        assert time.monotonic() < deadline and process.poll() is None, "the run never finished an epoch"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert f"adamnode train --resume {out}" in stderr and "Traceback" not in stderr
+    assert json.loads((out / "summary.json").read_text())["status"] == "interrupted"
+    assert load_checkpoint(out / "checkpoint.pt")["epoch"] >= 1

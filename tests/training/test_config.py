@@ -1,0 +1,105 @@
+"""Settings: the order of precedence, the TOML file, and the checks on every value."""
+
+from __future__ import annotations
+
+import pytest
+
+from adamnode.tasks.base import Task
+from adamnode.training import config as config_module
+from adamnode.training.config import TrainConfig, load_config_file, resolve_config
+from adamnode.training.errors import ConfigError
+
+
+class LayeredTask(Task):
+    """A task whose defaults and preset each set different keys, to see which layer wins."""
+
+    name = "layered"
+    defaults = {"lr": 0.1, "epochs": 3, "width": 4}
+    presets = {"wide": {"epochs": 4, "batch_size": 8, "width": 5}}
+
+    def load(self, settings, device):
+        raise NotImplementedError
+
+    def build_model(self, model, block, settings):
+        raise NotImplementedError
+
+
+@pytest.fixture
+def layered(monkeypatch):
+    monkeypatch.setattr(config_module, "get_task", lambda name: LayeredTask())
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "run.toml"
+    path.write_text(text)
+    return path
+
+
+def test_each_layer_overrides_the_one_below(layered, tmp_path):
+    file_values = load_config_file(write(tmp_path, 'preset = "wide"\nbatch-size = 16\nwidth = 6\ntol = 0.01\n'))
+    config = resolve_config({"tol": 0.02, "model": "node"}, file_values)
+    assert config.solver_max_steps == 10_000 and config.grad_clip is None  # built-in defaults
+    assert config.lr == 0.1  # the task's default over the built-in 1e-3
+    assert config.epochs == 4  # the preset over the task's default
+    assert config.batch_size == 16  # the file over the preset
+    assert config.tol == 0.02  # the command line over the file
+    assert config.task_options == {"width": 6} and config.settings()["width"] == 6
+
+
+def test_unknown_key_in_the_file_lists_the_valid_ones(layered, tmp_path):
+    with pytest.raises(ConfigError) as error:
+        resolve_config({}, load_config_file(write(tmp_path, "learning_rate = 0.1\n")))
+    message = str(error.value)
+    assert "learning_rate" in message and "batch_size" in message and "width" in message
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('lr = "fast"', "--lr must be a finite number"),
+    ("epochs = true", "--epochs must be an integer"),
+    ("epochs = 2.5", "--epochs must be an integer"),
+    ("width = 1.5", "task setting 'width' must be an integer"),
+    ('device = "tpu"', "unknown device 'tpu'"),
+    ('method = "rk5"', "unknown method 'rk5'"),
+    ("seed = -1", "--seed must be a non-negative integer"),
+    ("lr_decay = 1.5", "--lr-decay must lie in (0, 1]"),
+])
+def test_wrong_values_in_the_file_are_named(layered, tmp_path, text, expected):
+    with pytest.raises(ConfigError, match=expected.replace("(", r"\(").replace("]", r"\]")):
+        resolve_config({}, load_config_file(write(tmp_path, text + "\n")))
+
+
+def test_integers_are_accepted_where_numbers_are_expected():
+    assert TrainConfig(lr=1).lr == 1.0 and isinstance(TrainConfig(lr=1).lr, float)
+
+
+def test_unreadable_or_missing_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config_file(write(tmp_path, "epochs = = 3\n"))
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config_file(tmp_path / "absent.toml")
+
+
+def test_fixed_step_methods_need_a_step_size_and_adaptive_ones_refuse_it():
+    with pytest.raises(ConfigError, match="--step-size"):
+        TrainConfig(method="rk4")
+    with pytest.raises(ConfigError, match="adapts its steps"):
+        TrainConfig(step_size=0.1)
+    assert TrainConfig(method="rk4", step_size=0.25).block_options().kwargs()["step_size"] == 0.25
+
+
+def test_block_options_carry_the_solver_settings():
+    options = TrainConfig(tol=1e-5, adjoint=False, solver_max_steps=7).block_options().kwargs()
+    assert options["rtol"] == options["atol"] == 1e-5
+    assert options["adjoint"] is False and options["seminorm"] is False and options["max_steps"] == 7
+
+
+def test_the_real_spheres_defaults_reach_the_settings():
+    settings = resolve_config({"model": "hbnode", "preset": "tiny"}).settings()
+    assert settings["lr"] == 0.01 and settings["n_train"] == 64 and settings["dim"] == 1
+
+
+def test_keys_a_command_reads_itself_are_accepted_but_kept_out_of_the_settings():
+    config = resolve_config({}, {"models": ["node"], "epochs": 3}, command_keys=("models",))
+    assert config.epochs == 3 and "models" not in config.settings()
+    with pytest.raises(ConfigError, match="unknown key"):
+        resolve_config({}, {"models": ["node"]})

@@ -1,0 +1,101 @@
+"""The trainer in process: exact resumption from mid-epoch, and what a NaN loss leaves behind."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+
+import pytest
+import torch
+
+from adamnode.tasks.spheres import SpheresTask
+from adamnode.training.checkpoint import load_checkpoint
+from adamnode.training.config import resolve_config
+from adamnode.training.errors import Diverged, Interrupted
+from adamnode.training.metrics import read_metrics
+from adamnode.training.run import resumed_config, train_run
+from adamnode.training.trainer import Trainer
+
+# 64 points in batches of 16: four steps per epoch, so a stop can fall inside an epoch.
+SETTINGS = {"model": "ghbnode", "preset": "tiny", "batch_size": 16, "epochs": 2}
+
+
+def config(**changes):
+    return resolve_config({**SETTINGS, **changes})
+
+
+def without_timing(rows: list[dict]) -> list[dict]:
+    return [{key: value for key, value in row.items() if "seconds" not in key} for row in rows]
+
+
+def test_ctrl_c_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path, monkeypatch):
+    train_run(config(), tmp_path / "whole", show_progress=False, log=None)
+
+    update = Trainer._update
+    calls = []
+
+    def update_then_ctrl_c(self, loss):
+        update(self, loss)
+        calls.append(1)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(Trainer, "_update", update_then_ctrl_c)
+    with pytest.raises(Interrupted, match="adamnode train --resume"):
+        train_run(config(), tmp_path / "split", show_progress=False, log=None)
+    monkeypatch.setattr(Trainer, "_update", update)
+
+    state = load_checkpoint(tmp_path / "split" / "checkpoint.pt")
+    assert (state["epoch"], state["step_in_epoch"]) == (0, 3)
+    resumed, state = resumed_config(tmp_path / "split", {})
+    train_run(resumed, tmp_path / "split", resume_state=state, show_progress=False, log=None)
+    whole = read_metrics(tmp_path / "whole" / "metrics.csv")
+    split = read_metrics(tmp_path / "split" / "metrics.csv")
+    assert len(whole) == 2 and without_timing(split) == without_timing(whole)
+    whole_weights = load_checkpoint(tmp_path / "whole" / "checkpoint.pt")["model"]
+    split_weights = load_checkpoint(tmp_path / "split" / "checkpoint.pt")["model"]
+    assert all(torch.equal(whole_weights[key], split_weights[key]) for key in whole_weights)
+
+
+def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    loss = SpheresTask.loss
+    training_calls = []
+
+    def loss_turning_nan(self, output, target):
+        value = loss(self, output, target)
+        if torch.is_grad_enabled():
+            training_calls.append(1)
+            if len(training_calls) == 6:  # epoch 2, step 2
+                return value * math.nan
+        return value
+
+    monkeypatch.setattr(SpheresTask, "loss", loss_turning_nan)
+    run_dir = tmp_path / "run"
+    with pytest.raises(Diverged) as failure:
+        train_run(config(epochs=3), run_dir, show_progress=False, log=None)
+    assert "loss became nan at epoch 2, step 2" in str(failure.value)
+    assert str(run_dir / "checkpoint.pt") in str(failure.value)
+    state = load_checkpoint(run_dir / "checkpoint.pt")
+    assert (state["epoch"], state["step_in_epoch"]) == (1, 0)
+    assert all(bool(torch.isfinite(tensor).all()) for tensor in state["model"].values())
+    assert len(read_metrics(run_dir / "metrics.csv")) == 1
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "diverged" and "epoch 2, step 2" in summary["error"]
+
+
+def test_max_steps_and_subsets_bound_the_work(tmp_path):
+    trainer = Trainer(config(max_steps=2, train_subset=40, test_subset=24, epochs=1), SpheresTask(), tmp_path,
+                      torch.device("cpu"), show_progress=False)
+    assert (len(trainer.train_split), len(trainer.test_split), trainer.steps_per_epoch) == (40, 24, 2)
+    trainer.fit()
+    assert [row["steps"] for row in trainer.history] == [2]
+    assert trainer.evaluate(trainer.test_split).samples == 24
+
+
+def test_learning_rate_decays_every_given_number_of_steps(tmp_path):
+    summary = train_run(config(lr=0.01, lr_decay=0.5, lr_decay_every=4, epochs=2), tmp_path / "run",
+                        show_progress=False, log=None)
+    # Eight steps in all, a decay after the fourth and the eighth.
+    assert summary["final"]["lr"] == pytest.approx(0.01 * 0.5 ** 2)
