@@ -8,6 +8,7 @@ from typing import Callable
 
 from .checkpoint import CHECKPOINT_FILE
 from .config import TrainConfig, config_from_settings
+from .distributed import barrier
 from .errors import ConfigError, Interrupted, RunError
 from .files import read_json, write_json
 from .run import COMPARISON_FILE, SUMMARY_FILE, prepare_output, resumed_config, train_run, with_resume_changes
@@ -76,6 +77,8 @@ def _train_or_resume(config: TrainConfig, run_dir: Path, resume: bool) -> dict:
     if resume and (run_dir / CHECKPOINT_FILE).is_file():
         resumed, state = resumed_config(run_dir, {"epochs": config.epochs, "device": config.device})
         return train_run(resumed, run_dir, resume_state=state, log=None)
+    # Under torchrun rank 0 is about to clear the folder the other ranks may still be reading.
+    barrier()
     return train_run(config, run_dir, overwrite=True, log=None)
 
 

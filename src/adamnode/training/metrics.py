@@ -58,12 +58,13 @@ class Totals:
     loss_sum: float = 0.0
     metric_numerator: float = 0.0
     metric_denominator: float = 0.0
-    nfe_forward: int = 0
-    nfe_backward: int = 0
+    # Floats: under torchrun a step's count is the mean over the ranks.
+    nfe_forward: float = 0
+    nfe_backward: float = 0
     seconds: float = 0.0
 
     def add(self, batch_size: int, loss: float, numerator: float, denominator: float,
-            nfe_forward: int, nfe_backward: int) -> None:
+            nfe_forward: float, nfe_backward: float) -> None:
         self.samples += batch_size
         self.steps += 1
         self.loss_sum += loss * batch_size
@@ -76,7 +77,7 @@ class Totals:
     def mean_loss(self) -> float:
         return self.loss_sum / self.samples if self.samples else math.nan
 
-    def per_step(self, count: int) -> float:
+    def per_step(self, count: float) -> float:
         return count / self.steps if self.steps else math.nan
 
     def as_dict(self) -> dict:

@@ -6,10 +6,14 @@ import datetime
 import shutil
 from pathlib import Path
 
+import torch
+
 from ..solve import SolverError
 from ..tasks import get_task
+from ..tasks.base import Task
 from .checkpoint import CHECKPOINT_FILE, load_checkpoint
 from .config import TrainConfig, config_from_settings, flag
+from .distributed import on_main, process_group, world_size
 from .errors import ConfigError, Diverged, Interrupted, RunError
 from .files import write_json
 from .interrupt import deferred_interrupt
@@ -66,14 +70,22 @@ def train_run(config: TrainConfig, run_dir: Path, *, resume_state: dict | None =
     """Train one model into ``run_dir`` and return its summary; faults raise ``RunError``.
 
     With ``resume_state`` (a loaded checkpoint of this run) training continues where it stopped;
-    otherwise ``run_dir`` is prepared as a fresh output folder.
+    otherwise ``run_dir`` is prepared as a fresh output folder. Under torchrun every rank calls it;
+    it joins the job's process group (unless its caller did) for the run's duration.
     """
     if config.model is None:
         raise ConfigError(f"no model given; choose one with --model from {', '.join(get_task(config.task).models)}")
     task = get_task(config.task)
     device = resolve_device(config.device)
+    with process_group(device):
+        return _train(config, task, run_dir, device, resume_state=resume_state, overwrite=overwrite,
+                      show_progress=show_progress, log=log)
+
+
+def _train(config: TrainConfig, task: Task, run_dir: Path, device: torch.device, *, resume_state: dict | None,
+           overwrite: bool, show_progress: bool, log) -> dict:
     if resume_state is None:
-        prepare_output(run_dir, overwrite)
+        on_main(lambda: prepare_output(run_dir, overwrite))
     trainer = Trainer(config, task, run_dir, device, show_progress=show_progress)
     if resume_state is None:
         trainer.save()
@@ -116,7 +128,7 @@ def train_run(config: TrainConfig, run_dir: Path, *, resume_state: dict | None =
 def run_description(trainer: Trainer, device) -> dict:
     return {"settings": trainer.config.settings(), "metric": trainer.task.metric,
             "metric_goal": trainer.task.metric_goal, "parameters": trainer.parameters,
-            "device": describe_device(device), "versions": versions(),
+            "device": describe_device(device), "processes": world_size(), "versions": versions(),
             "written": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
 
 

@@ -1,7 +1,7 @@
 """Where a run executes: its device, whether this process reports, and the software versions.
 
-Everything that depends on the process's rank lives here, so a data-parallel launcher only has to
-change these functions.
+What depends on the process's rank is asked of ``distributed`` here and in the trainer's step,
+evaluation and stop checks; nowhere else.
 """
 
 from __future__ import annotations
@@ -10,20 +10,22 @@ import platform
 
 import torch
 
+from .distributed import local_device, rank
 from .errors import ConfigError
 
 
 def is_main_process() -> bool:
     """Whether this process writes files and prints progress (rank 0 under data parallelism)."""
-    return True
+    return rank() == 0
 
 
 def resolve_device(name: str) -> torch.device:
+    """The device ``name`` means for this process: under torchrun, the GPU of its local rank."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("--device cuda was asked for but no CUDA GPU is available; use --device cpu or auto")
-    return torch.device(name)
+    return local_device(torch.device(name))
 
 
 def describe_device(device: torch.device) -> str:

@@ -3,6 +3,10 @@
 The whole split lives on the device; an epoch is a permutation drawn from a dedicated
 ``torch.Generator`` whose state at the epoch's start is checkpointed, so a run resumed midway
 redraws the same permutation and continues at the same step.
+
+Under torchrun each rank trains on its shard of every global batch through DDP and evaluates
+whole test batches dealt out in turn; the sums a step or an evaluation reports are added over
+the ranks first, so every rank records the same numbers and takes the same decisions.
 """
 
 from __future__ import annotations
@@ -14,9 +18,11 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from ..solve import SolverError
 from ..tasks.base import Split, Task
 from .checkpoint import CHECKPOINT_FILE, save_checkpoint
 from .config import TrainConfig
+from .distributed import all_sum, data_parallel, shard, shared_failure, stripe, world_size
 from .errors import CheckpointError, Diverged
 from .interrupt import StopRequest
 from .metrics import METRICS_FILE, EvaluationCounter, Totals, metric_columns, write_metrics
@@ -43,6 +49,9 @@ class Trainer:
         self.train_split = _first(train, config.train_subset)
         self.test_split = _first(test, config.test_subset)
         self.model = task.build_model(config.model, config.block_options(), settings).to(device)
+        # Training steps go through the wrapper; state, counters and evaluation use the model itself,
+        # so checkpoints hold the same keys with or without DDP.
+        self.network = data_parallel(self.model, device)
         self.parameters = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
         self.scheduler = torch.optim.lr_scheduler.StepLR(
@@ -57,6 +66,7 @@ class Trainer:
         self.totals = Totals()
         self.epoch_start_generator = self.batch_generator.get_state()
         self.stop = StopRequest()
+        self.stopping = False
         self.evaluating = False
 
     @property
@@ -83,7 +93,7 @@ class Trainer:
             self._train_epoch()
             self._finish_epoch()
             self.save()
-            if self.stop.requested:
+            if all_sum([int(self.stop.requested)], self.device)[0]:
                 raise StopRequested
 
     def _train_epoch(self) -> None:
@@ -95,25 +105,45 @@ class Trainer:
         seconds_before, start = self.totals.seconds, time.perf_counter()
         with self._progress_bar(steps) as bar:
             for step in range(self.step_in_epoch, steps):
-                if self.stop.requested:
+                if self.stopping:
                     raise StopRequested
-                inputs, targets = self.train_split.batch(order[step * batch_size:(step + 1) * batch_size])
-                output = self.model(inputs)
-                loss = self.task.loss(output, targets)
-                numerator, denominator = self.task.metric_terms(output.detach(), targets)
-                # The one host sync per step: the fault check and the progress bar both need it.
-                loss_value = loss.item()
-                if not math.isfinite(loss_value):
-                    raise Diverged(f"the loss became {loss_value} at {self.position()}")
-                self._update(loss)
-                nfe_forward, nfe_backward = self.counter.since_last()
-                self.totals.add(len(targets), loss_value, float(numerator), float(denominator),
-                                nfe_forward, nfe_backward)
+                nfe_forward, nfe_backward = self._step(order[step * batch_size:(step + 1) * batch_size])
                 self.totals.seconds = seconds_before + time.perf_counter() - start
                 self.step_in_epoch, self.global_step = step + 1, self.global_step + 1
                 bar.update()
-                bar.set_postfix(loss=f"{self.totals.mean_loss:.4f}", nfe=f"{nfe_forward}/{nfe_backward}",
+                bar.set_postfix(loss=f"{self.totals.mean_loss:.4f}", nfe=f"{nfe_forward:g}/{nfe_backward:g}",
                                 refresh=False)
+
+    def _step(self, index: torch.Tensor) -> tuple[float, float]:
+        """One update on the global batch ``index``; returns its NFE (forward, backward), mean over ranks."""
+        part, count = shard(index)
+        inputs, targets = self.train_split.batch(part)
+        failure, terms = None, [0.0, 0, 0, 1]
+        try:
+            output = self.network(inputs)
+            loss = self.task.loss(output, targets)
+            numerator, denominator = self.task.metric_terms(output.detach(), targets)
+            used = min(count, 1)
+            terms = [loss.detach().double() * count, numerator * used, denominator * used, 0]
+        except SolverError as error:
+            failure = error
+        # Summed before backward, so that a NaN or a failed solve on any rank stops every rank here.
+        loss_sum, numerator, denominator, failures = all_sum(terms, self.device)
+        if failures:
+            raise shared_failure(failure)
+        loss_value = loss_sum / len(index)
+        if not math.isfinite(loss_value):
+            raise Diverged(f"the loss became {loss_value} at {self.position()}")
+        # DDP averages the ranks' gradients; weighting each rank's mean by its share of the batch
+        # turns that average into the gradient of the global batch's mean, split evenly or not.
+        weight = count * world_size() / len(index)
+        self._update(loss if weight == 1 else loss * weight)
+        nfe_forward, nfe_backward, stops = all_sum([*self.counter.since_last(), int(self.stop.requested)],
+                                                   self.device)
+        self.stopping = stops > 0
+        nfe_forward, nfe_backward = nfe_forward / world_size(), nfe_backward / world_size()
+        self.totals.add(len(index), loss_value, float(numerator), float(denominator), nfe_forward, nfe_backward)
+        return nfe_forward, nfe_backward
 
     def _update(self, loss: torch.Tensor) -> None:
         self.optimizer.zero_grad(set_to_none=True)
@@ -149,19 +179,31 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self, split: Split) -> Totals:
-        """Loss, metric and forward NFE over ``split`` in order, batch by batch."""
+        """Loss, metric and forward NFE over ``split``, batch by batch.
+
+        Under torchrun the ranks share out whole batches, each the batch a single process would
+        solve, so the sums equal a single process's even where adaptive steps depend on the batch.
+        """
         self.model.eval()
         self.evaluating = True
-        totals, start = Totals(), time.perf_counter()
+        totals, start, failure = Totals(), time.perf_counter(), None
         self.counter.since_last()
-        for begin in range(0, len(split), self.config.batch_size):
-            inputs = split.inputs[begin:begin + self.config.batch_size]
-            targets = split.targets[begin:begin + self.config.batch_size]
-            output = self.model(inputs)
-            numerator, denominator = self.task.metric_terms(output, targets)
-            nfe_forward, _ = self.counter.since_last()
-            totals.add(len(targets), float(self.task.loss(output, targets)), float(numerator), float(denominator),
-                       nfe_forward, 0)
+        try:
+            for begin in stripe(range(0, len(split), self.config.batch_size)):
+                inputs = split.inputs[begin:begin + self.config.batch_size]
+                targets = split.targets[begin:begin + self.config.batch_size]
+                output = self.model(inputs)
+                numerator, denominator = self.task.metric_terms(output, targets)
+                nfe_forward, _ = self.counter.since_last()
+                totals.add(len(targets), float(self.task.loss(output, targets)), float(numerator),
+                           float(denominator), nfe_forward, 0)
+        except SolverError as error:
+            failure = error
+        sums = all_sum([totals.samples, totals.steps, totals.loss_sum, totals.metric_numerator,
+                        totals.metric_denominator, totals.nfe_forward, int(failure is not None)], self.device)
+        if sums[-1]:
+            raise shared_failure(failure)
+        totals = Totals(int(sums[0]), int(sums[1]), *sums[2:-1])
         totals.seconds = time.perf_counter() - start
         self.model.train()
         self.evaluating = False

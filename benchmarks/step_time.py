@@ -1,0 +1,265 @@
+"""Training-step speed of the model family on the MNIST architecture, side by side in one run.
+
+For each model and batch size this times a full training step (forward, loss, backward, Adam
+update) of several paths on the *same* network, the same initial weights and the same batches:
+
+- ``baseline``: plain ``torchdiffeq.odeint_adjoint`` on the same weights, computed and called the
+  way the reference code does (t channel concatenated before each conv; dopri5, adjoint, no
+  seminorm, time tensor on the CPU).
+- ``default``:  adamnode's ``ODEBlock`` defaults (adjoint with seminorm).
+- ``direct``:   ``ODEBlock(adjoint=False)``: backprop through the solver.
+- ``compile``:  the default path with ``torch.compile`` on f (``--compile``; slow to warm up).
+- ``rk4``:      fixed-step RK4 (6 steps, 24 evaluations) with direct backprop, the sync-free loop.
+- ``rk4-graph``: the same step captured whole in one CUDA graph (CUDA only).
+
+It prints ms per step (median after warm-up), NFE-F, NFE-B, the share of the step spent inside
+vector-field calls, samples/s and the mean loss of the timed steps (equal-loss check), plus
+ratios against the baseline, and writes JSON and a Markdown table.
+
+    python benchmarks/step_time.py --models adamnode --batch-sizes 32,256 --steps 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+from torchdiffeq import odeint_adjoint
+
+from adamnode.data.mnist import read_mnist
+from adamnode.solve import ODEBlock
+from adamnode.tasks import BlockOptions, get_task
+
+TOL = 1e-4
+RK4_STEP = 1 / 6
+
+
+class Counting(nn.Module):
+    """Wraps f: counts calls and the time spent inside them (synchronising CUDA when timing)."""
+
+    def __init__(self, f: nn.Module, device: torch.device):
+        super().__init__()
+        self.f, self.device = f, device
+        self.calls, self.forward_calls, self.seconds, self.timing = 0, 0, 0.0, False
+
+    def forward(self, t, h):
+        self.calls += 1
+        if not self.timing:
+            return self.f(t, h)
+        _sync(self.device)
+        start = time.perf_counter()
+        out = self.f(t, h)
+        _sync(self.device)
+        self.seconds += time.perf_counter() - start
+        return out
+
+
+class ConcatenatedTimeField(nn.Module):
+    """The reference's way of computing the same f: a t channel concatenated before each conv."""
+
+    def __init__(self, f: nn.Module):
+        super().__init__()
+        self.f = f
+
+    def forward(self, t, h):
+        def with_t(x):
+            return torch.cat([x, t.expand(x.shape[0], 1, *x.shape[2:])], dim=1)
+
+        out = torch.relu(self.f.conv_in(with_t(h)))
+        out = torch.relu(self.f.conv_mid(with_t(out)))
+        return self.f.conv_out(with_t(out))
+
+
+class Baseline(nn.Module):
+    """The same weights, integrated by a bare odeint_adjoint call the way the reference does it."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+        self.t = torch.tensor([model.block.t0, model.block.t1])  # on the CPU, as the reference keeps it
+
+    def forward(self, x):
+        model = self.model
+        z0 = model.block.initial_state(*model.encoder(x))
+        z1 = odeint_adjoint(model.block.field, z0, self.t.to(z0), rtol=TOL, atol=TOL, method="dopri5")[-1]
+        return model.readout(model.block.hidden(z1))
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def build(task, name: str, variant: str, device: torch.device, seed: int) -> tuple[nn.Module, Counting]:
+    options = {
+        "baseline": BlockOptions(tol=TOL, seminorm=False),
+        "default": BlockOptions(tol=TOL),
+        "direct": BlockOptions(tol=TOL, adjoint=False),
+        "compile": BlockOptions(tol=TOL),
+        "rk4": BlockOptions(method="rk4", step_size=RK4_STEP, adjoint=False, seminorm=False),
+        "rk4-graph": BlockOptions(method="rk4", step_size=RK4_STEP, adjoint=False, seminorm=False),
+    }[variant]
+    torch.manual_seed(seed)
+    model = task.build_model(name, options, {})
+    field = model.block.field
+    f = ConcatenatedTimeField(field.f) if variant == "baseline" else field.f
+    counter = Counting(torch.compile(f) if variant == "compile" else f, device)
+    field.f = counter
+    if variant == "rk4-graph":
+        model.block.check_finite = False  # a finiteness check is a host sync: not capturable
+    model = model.to(device)
+    return (Baseline(model) if variant == "baseline" else model), counter
+
+
+def blocks_of(model: nn.Module) -> list[ODEBlock]:
+    return [m for m in model.modules() if isinstance(m, ODEBlock)]
+
+
+def run_variant(task, name, variant, batches, device, args) -> dict:
+    model, counter = build(task, name, variant, device, args.seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, capturable=variant == "rk4-graph")
+    loss_fn = nn.CrossEntropyLoss()
+
+    def train_step(x, y):
+        optimizer.zero_grad(set_to_none=False)
+        loss = loss_fn(model(x), y)
+        counter.forward_calls = counter.calls
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    step = _capture(train_step, batches[0], device) if variant == "rk4-graph" else train_step
+    times, losses, nfe_f, nfe_b = [], [], [], []
+    for i, (x, y) in enumerate(batches):
+        counter.calls = counter.forward_calls = 0
+        _sync(device)
+        start = time.perf_counter()
+        loss = step(x, y)
+        _sync(device)
+        if i >= args.warmup:
+            times.append(time.perf_counter() - start)
+            losses.append(loss.item())
+            nfe_f.append(counter.forward_calls)
+            nfe_b.append(counter.calls - counter.forward_calls)
+    if variant == "rk4-graph":
+        # A replayed graph runs no Python, so nothing was counted: the captured step made 24 calls.
+        nfe_f, nfe_b = [round(1 / RK4_STEP) * 4], [0]
+    # One extra, separately timed eager step measures the share inside f (its syncs distort the total).
+    counter.timing, counter.seconds = True, 0.0
+    x, y = batches[-1]
+    _sync(device)
+    start = time.perf_counter()
+    train_step(x, y)
+    _sync(device)
+    share = counter.seconds / (time.perf_counter() - start)
+    ms = 1000 * statistics.median(times)
+    return {
+        "model": name, "variant": variant, "batch": len(batches[0][0]), "ms_per_step": ms,
+        "nfe_f": statistics.mean(nfe_f), "nfe_b": statistics.mean(nfe_b), "share_in_f": share,
+        "samples_per_s": len(batches[0][0]) / (ms / 1000), "mean_loss": statistics.mean(losses),
+    }
+
+
+def _capture(train_step, batch, device):
+    """Capture one whole training step in a CUDA graph; replay it with new data copied in."""
+    static_x, static_y = batch[0].clone(), batch[1].clone()
+    stream = torch.cuda.Stream(device)
+    stream.wait_stream(torch.cuda.current_stream(device))
+    with torch.cuda.stream(stream):
+        for _ in range(3):
+            train_step(static_x, static_y)
+    torch.cuda.current_stream(device).wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        static_loss = train_step(static_x, static_y)
+
+    def replay(x, y):
+        static_x.copy_(x)
+        static_y.copy_(y)
+        graph.replay()
+        return static_loss
+
+    return replay
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--models", default="adamnode")
+    parser.add_argument("--batch-sizes", default="32,256")
+    parser.add_argument("--variants", default="baseline,default,direct,rk4,rk4-graph")
+    parser.add_argument("--compile", action="store_true", help="add the torch.compile variant")
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per variant")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads (use 1 on a loaded machine: OpenMP spin-waits make 2 threads on 2 busy cores far slower)")
+    parser.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "datasets"))
+    parser.add_argument("--out", default="docs/results/benchmarks")
+    args = parser.parse_args(argv)
+
+    device = torch.device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    variants = args.variants.split(",") + (["compile"] if args.compile else [])
+    if device.type != "cuda":
+        variants = [v for v in variants if v != "rk4-graph"]
+    task = get_task("mnist")
+    images, labels = read_mnist("train", args.data_dir, download_missing=False)
+    train = (images.to(device).float() / 255, labels.to(device))
+    results = []
+    for batch_size in map(int, args.batch_sizes.split(",")):
+        generator = torch.Generator().manual_seed(args.seed)
+        order = torch.randperm(len(train[0]), generator=generator)
+        n = args.warmup + args.steps
+        batches = [(train[0][order[i * batch_size:(i + 1) * batch_size]],
+                    train[1][order[i * batch_size:(i + 1) * batch_size]]) for i in range(n)]
+        for name in args.models.split(","):
+            for variant in variants:
+                row = run_variant(task, name, variant, batches, device, args)
+                results.append(row)
+                print(_format_row(row), flush=True)
+    table = markdown(results)
+    print(table)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"step_time_{device.type}"
+    meta = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
+            "threads": torch.get_num_threads(), "torch": torch.__version__, "python": sys.version.split()[0],
+            "command": "python benchmarks/step_time.py " + " ".join(argv if argv is not None else sys.argv[1:])}
+    (out / f"{stem}.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2))
+    (out / f"{stem}.md").write_text(f"Device: {meta['device']} ({meta['threads']} threads), torch {meta['torch']}\n\n"
+                                    f"Command: `{meta['command']}`\n\n{table}\n")
+    return 0
+
+
+def _format_row(row: dict) -> str:
+    return (f"{row['model']:>13} b={row['batch']:<4} {row['variant']:>9}: {row['ms_per_step']:9.1f} ms/step  "
+            f"NFE-F {row['nfe_f']:5.1f}  NFE-B {row['nfe_b']:5.1f}  in f {row['share_in_f']:.0%}  "
+            f"loss {row['mean_loss']:.4f}")
+
+
+def markdown(results: list[dict]) -> str:
+    lines = ["| model | batch | path | ms/step | x baseline | NFE-F | NFE-B | NFE-B / baseline | in f | samples/s | mean loss |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    base = {(r["model"], r["batch"]): r for r in results if r["variant"] == "baseline"}
+    for r in results:
+        b = base.get((r["model"], r["batch"]))
+        speedup = f"{b['ms_per_step'] / r['ms_per_step']:.2f}" if b else "-"
+        nfe_ratio = f"{r['nfe_b'] / b['nfe_b']:.2f}" if b and b["nfe_b"] else "-"
+        lines.append(f"| {r['model']} | {r['batch']} | {r['variant']} | {r['ms_per_step']:.1f} | {speedup} | "
+                     f"{r['nfe_f']:.1f} | {r['nfe_b']:.1f} | {nfe_ratio} | {r['share_in_f']:.0%} | "
+                     f"{r['samples_per_s']:.0f} | {r['mean_loss']:.4f} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
