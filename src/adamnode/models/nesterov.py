@@ -6,9 +6,8 @@ from typing import Callable
 
 import torch
 
-from .base import VectorField, VectorFn, resolve_activation
-from .scalars import inverse_softplus, register_scalar
-from .second_order import DEFAULT_XI
+from .base import VectorField, VectorFn
+from .second_order import DEFAULT_XI, GeneralisedTerms
 
 
 def nesterov_scale(t: torch.Tensor | float) -> torch.Tensor:
@@ -38,7 +37,7 @@ class NesterovNODE(VectorField):
         return torch.stack([m, -m - self.f(t, nesterov_scale(t) * x)], dim=1)
 
 
-class GNesterovNODE(NesterovNODE):
+class GNesterovNODE(GeneralisedTerms, NesterovNODE):
     """Generalised Nesterov neural ODE.
 
     ODE: ``x' = act(m)``, ``m' = -m - act(f(t, h)) - xi * h`` with ``h = k(t) x``,
@@ -54,12 +53,7 @@ class GNesterovNODE(NesterovNODE):
         learn_xi: bool = True,
     ):
         super().__init__(f)
-        register_scalar(self, "xi_raw", inverse_softplus(xi, "xi"), learn_xi)
-        self.activation = resolve_activation(activation)
-
-    @property
-    def xi(self) -> torch.Tensor:
-        return torch.nn.functional.softplus(self.xi_raw)
+        self._init_generalised(xi, activation, learn_xi)
 
     def forward(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         x, m = z[:, 0], z[:, 1]

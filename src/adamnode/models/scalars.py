@@ -23,7 +23,7 @@ def softplus(x: float) -> float:
 
 def logit(value: float, name: str) -> float:
     """The unconstrained form of a rate in the open interval (0, 1)."""
-    value = _as_float(value, name)
+    value = finite_float(value, name)
     if not 0.0 < value < 1.0:
         raise ValueError(f"{name} must lie strictly between 0 and 1, got {value}")
     return math.log(value) - math.log1p(-value)
@@ -31,7 +31,7 @@ def logit(value: float, name: str) -> float:
 
 def inverse_softplus(value: float, name: str) -> float:
     """The unconstrained form of a strictly positive value."""
-    value = _as_float(value, name)
+    value = finite_float(value, name)
     if not value > 0.0:
         raise ValueError(f"{name} must be positive, got {value}")
     return value + math.log(-math.expm1(-value))
@@ -46,7 +46,8 @@ def register_scalar(module: nn.Module, name: str, raw: float, learnable: bool) -
         module.register_buffer(name, tensor)
 
 
-def _as_float(value, name: str) -> float:
+def finite_float(value, name: str) -> float:
+    """``value`` as a finite float, or a ValueError naming ``name``."""
     if isinstance(value, torch.Tensor):
         if value.numel() != 1:
             raise ValueError(f"{name} must be a scalar, got a tensor of shape {tuple(value.shape)}")

@@ -53,7 +53,19 @@ class HBNODE(VectorField):
         return torch.stack([m, self.f(t, h) - self.gamma * m], dim=1)
 
 
-class GHBNODE(HBNODE):
+class GeneralisedTerms:
+    """The generalised variants' bounded activation and skip term ``xi = softplus(c)``."""
+
+    def _init_generalised(self, xi: float, activation, learn_xi: bool) -> None:
+        register_scalar(self, "xi_raw", inverse_softplus(xi, "xi"), learn_xi)
+        self.activation = resolve_activation(activation)
+
+    @property
+    def xi(self) -> torch.Tensor:
+        return torch.nn.functional.softplus(self.xi_raw)
+
+
+class GHBNODE(GeneralisedTerms, HBNODE):
     """Generalised heavy-ball neural ODE (Xia et al., NeurIPS 2021).
 
     ODE: ``h' = act(m)``, ``m' = -gamma * m + f(t, h) - xi * h`` with ``act`` bounded (tanh or
@@ -71,12 +83,7 @@ class GHBNODE(HBNODE):
         learn_xi: bool = True,
     ):
         super().__init__(f, gamma=gamma, learn_gamma=learn_gamma)
-        register_scalar(self, "xi_raw", inverse_softplus(xi, "xi"), learn_xi)
-        self.activation = resolve_activation(activation)
-
-    @property
-    def xi(self) -> torch.Tensor:
-        return torch.nn.functional.softplus(self.xi_raw)
+        self._init_generalised(xi, activation, learn_xi)
 
     def forward(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         h, m = z[:, 0], z[:, 1]

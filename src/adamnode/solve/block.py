@@ -10,6 +10,7 @@ from torch import nn
 from torchdiffeq import odeint, odeint_adjoint
 
 from ..models.base import VectorField
+from ..models.scalars import finite_float
 from . import fixed
 from .errors import SolverError
 from .stats import NFE_BACKWARD, NFE_FORWARD, STEPS_BACKWARD, STEPS_FORWARD, SolveStats
@@ -105,7 +106,7 @@ class ODEBlock(nn.Module):
         super().__init__()
         if not isinstance(field, VectorField):
             raise ValueError(f"field must be an adamnode VectorField (e.g. AdamNODE(f)), got {type(field).__name__}")
-        t0, t1 = _finite("t0", t0), _finite("t1", t1)
+        t0, t1 = finite_float(t0, "t0"), finite_float(t1, "t1")
         if not t1 > t0:
             raise ValueError(f"t1 must be greater than t0, got t0={t0}, t1={t1}")
         if field.needs_positive_time and t0 <= 0:
@@ -113,14 +114,14 @@ class ODEBlock(nn.Module):
         if method not in ADAPTIVE_METHODS + FIXED_STEP_METHODS:
             raise ValueError(f"unknown method {method!r}; choose one of {list(ADAPTIVE_METHODS + FIXED_STEP_METHODS)}")
         for name, tol in (("rtol", rtol), ("atol", atol)):
-            if not _finite(name, tol) > 0:
+            if not finite_float(tol, name) > 0:
                 raise ValueError(f"{name} must be positive, got {tol}")
         if not isinstance(max_steps, int) or max_steps < 1:
             raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
         adaptive = method in ADAPTIVE_METHODS
         if adaptive and step_size is not None:
             raise ValueError(f"step_size is for fixed-step methods; {method} chooses its own steps (set rtol/atol)")
-        if not adaptive and (step_size is None or not _finite("step_size", step_size) > 0):
+        if not adaptive and (step_size is None or not finite_float(step_size, "step_size") > 0):
             raise ValueError(f"fixed-step method {method!r} needs a positive step_size, e.g. step_size={(t1 - t0) / 8:g}")
         if seminorm and adjoint and not adaptive:
             raise ValueError(f"seminorm applies to adaptive methods only; pass seminorm=False with {method!r}")
@@ -212,16 +213,6 @@ class ODEBlock(nn.Module):
         tol = f"rtol={self.rtol:g}, atol={self.atol:g}" if self.step_size is None else f"step_size={self.step_size:g}"
         return (f"t0={self.t0:g}, t1={self.t1:g}, method={self.method!r}, {tol}, adjoint={self.adjoint}, "
                 f"seminorm={self.seminorm}")
-
-
-def _finite(name: str, value) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return value
 
 
 def _parts(y) -> tuple[torch.Tensor, ...]:
