@@ -63,7 +63,7 @@ def test_linear_hbnode_is_a_damped_oscillator():
     field = HBNODE(lambda t, h: h @ A.T, gamma=gamma, learn_gamma=False).double()
     z0 = torch.randn(B, 2, D, dtype=torch.float64)
     times = torch.linspace(0, 3, 7, dtype=torch.float64)
-    path = ODEBlock(field, t1=3.0, rtol=1e-10, atol=1e-10)(z0, times)
+    path = ODEBlock(field, t1=3.0, rtol=1e-10, atol=1e-10, adjoint_params=())(z0, times)
     M = torch.zeros(2 * D, 2 * D, dtype=torch.float64)
     M[:D, D:] = torch.eye(D)
     M[D:, :D] = A
@@ -77,7 +77,7 @@ def test_scalar_hbnode_matches_the_textbook_underdamped_solution():
     k, gamma = 9.0, 0.5
     field = HBNODE(lambda t, h: -k * h, gamma=gamma, learn_gamma=False).double()
     z0 = torch.tensor([[[1.0], [0.0]]], dtype=torch.float64)
-    h1 = ODEBlock(field, t1=2.0, rtol=1e-10, atol=1e-10)(z0)[0, 0, 0].item()
+    h1 = ODEBlock(field, t1=2.0, rtol=1e-10, atol=1e-10, adjoint_params=())(z0)[0, 0, 0].item()
     omega = math.sqrt(k - gamma**2 / 4)
     expected = math.exp(-gamma) * (math.cos(2 * omega) + gamma / (2 * omega) * math.sin(2 * omega))
     assert h1 == pytest.approx(expected, rel=1e-8)
@@ -144,7 +144,7 @@ def test_adamnode_keeps_v_nonnegative():
     torch.manual_seed(3)
     field = AdamNODE(lambda t, h: torch.sin(7 * t) * h, beta2=0.99, v_activation="identity", learn_betas=False)
     z0 = field.initial_state(torch.randn(B, D, dtype=torch.float64), 1e-3 * torch.randn(B, D, dtype=torch.float64))
-    path = ODEBlock(field, t1=5.0, rtol=1e-8, atol=1e-10)(z0, torch.linspace(0, 5, 200, dtype=torch.float64))
+    path = ODEBlock(field, t1=5.0, rtol=1e-8, atol=1e-10, adjoint_params=())(z0, torch.linspace(0, 5, 200, dtype=torch.float64))
     assert path[:, :, 2].min().item() >= 0.0
 
 
@@ -242,3 +242,34 @@ def test_solves_never_evaluate_outside_the_interval():
     block(initial(block.field, torch.float32)).pow(2).sum().backward()
     assert block.stats.nfe_backward > 0
     assert 0.5 <= min(seen) and max(seen) <= 1.5
+
+
+def test_plain_callable_f_needs_its_tensors_named_for_the_adjoint():
+    torch.manual_seed(6)
+    lin = nn.Linear(D, D).double()
+    field = HBNODE(lambda t, h: torch.tanh(lin(h)))
+    with pytest.raises(ValueError, match="adjoint_params"):
+        ODEBlock(field)
+    z0 = initial(field)
+    grads = []
+    for block in (ODEBlock(field, rtol=1e-10, atol=1e-10, adjoint_params=lin.parameters()),
+                  ODEBlock(field, rtol=1e-10, atol=1e-10, adjoint=False, seminorm=False)):
+        lin.zero_grad()
+        block(z0).pow(2).sum().backward()
+        grads.append(lin.weight.grad.clone())
+    assert ((grads[0] - grads[1]).norm() / grads[1].norm()).item() < 1e-6
+
+
+def test_fixed_step_count_is_bounded_by_max_steps():
+    with pytest.raises(ValueError, match="max_steps"):
+        ODEBlock(HBNODE(MLP(D, D)), method="rk4", step_size=1e-3, seminorm=False, max_steps=100)
+
+
+def test_each_data_parallel_replica_integrates_its_own_field():
+    import copy
+
+    block = ODEBlock(HBNODE(MLP(D, D)).double())
+    replica = copy.copy(block)  # what nn.DataParallel's replicate does to __dict__
+    replica._modules = {"field": HBNODE(MLP(D, D)).double()}
+    z0 = initial(block.field)
+    assert not torch.allclose(block(z0), replica(z0))

@@ -7,6 +7,7 @@ Resolution order for the data directory: an explicit ``--data-dir``, then ``$ADA
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import shutil
 import tempfile
@@ -93,7 +94,7 @@ def download(url: str, destination: Path, algorithm: str, expected: str, opener=
             shutil.copyfileobj(response, out)
         verify(Path(temporary), algorithm, expected, opener)
         os.replace(temporary, destination)
-    except OSError as error:
+    except (OSError, http.client.HTTPException) as error:
         raise DataError(f"could not download {url} ({error}); without network, put the file at {destination}") from None
     finally:
         if os.path.exists(temporary):

@@ -43,10 +43,6 @@ class VectorField(nn.Module):
             ) from None
         return z[:, index]
 
-    def split(self, z: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """All components of ``z`` in layout order (views)."""
-        return z.unbind(1)
-
     def hidden(self, z: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
         """The hidden state ``h`` a readout should see at time ``t``."""
         return z[:, 0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
@@ -10,10 +11,14 @@ from .base import VectorField, VectorFn
 from .second_order import DEFAULT_XI, GeneralisedTerms
 
 
-def nesterov_scale(t: torch.Tensor | float) -> torch.Tensor:
-    """``k(t) = t^(-3/2) * e^(t/2)``, the factor that maps the state ``x`` to ``h = k(t) x``."""
-    t = torch.as_tensor(t)
-    return t.pow(-1.5) * torch.exp(0.5 * t)
+def nesterov_scale(t: torch.Tensor | float) -> torch.Tensor | float:
+    """``k(t) = t^(-3/2) * e^(t/2)``, the factor that maps the state ``x`` to ``h = k(t) x``.
+
+    A Python float gives a Python float (exact in float64, no host-to-device copy in a readout).
+    """
+    if isinstance(t, torch.Tensor):
+        return t.pow(-1.5) * torch.exp(0.5 * t)
+    return t ** -1.5 * math.exp(0.5 * t)
 
 
 class NesterovNODE(VectorField):
@@ -30,7 +35,7 @@ class NesterovNODE(VectorField):
     needs_positive_time = True
 
     def hidden(self, z: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
-        return nesterov_scale(t).to(z) * z[:, 0]
+        return nesterov_scale(t) * z[:, 0]
 
     def forward(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         x, m = z[:, 0], z[:, 1]

@@ -1,7 +1,9 @@
 """Constrained scalars stored unconstrained.
 
 Users give the value they think in (a rate in (0, 1), a positive damping); the module stores its
-logit or inverse softplus so that any optimizer step keeps the value valid. Frozen scalars are
+logit or inverse softplus so that any optimizer step keeps the value valid (in floating point a
+logit beyond about +-17 rounds the rate to exactly 0 or 1 in float32; the closed range is what
+is guaranteed). Frozen scalars are
 buffers, not parameters with ``requires_grad=False``, so optimizers and DDP never see them.
 """
 

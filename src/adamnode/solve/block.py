@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import torch
 from torch import nn
@@ -23,18 +23,20 @@ class _Dynamics:
     """What torchdiffeq integrates: the field plus counting and failure diagnosis.
 
     Not an ``nn.Module`` so the field's parameters are registered once (under ``ODEBlock.field``);
-    the adjoint receives them explicitly.
+    the adjoint receives them explicitly. One is made per solve from the block's current field, so
+    replicas (``nn.DataParallel``) each integrate their own copy.
     """
 
     def __init__(self, field: VectorField, stats: SolveStats, method: str, max_steps: int):
         self.field, self.stats, self.method, self.max_steps = field, stats, method, max_steps
         self.adaptive = method in ADAPTIVE_METHODS
+        self.in_forward = True
         self.last_t = self.last_dt = self.last_eval_t = math.nan
         self.last_dz: torch.Tensor | None = None
 
     def __call__(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         # Evaluations outside ODEBlock.forward can only come from the adjoint's backward pass.
-        self.stats.add(NFE_FORWARD if self.stats.in_forward else NFE_BACKWARD)
+        self.stats.add(NFE_FORWARD if self.in_forward else NFE_BACKWARD)
         dz = self.field(t, z)
         self.last_eval_t, self.last_dz = t, dz.detach()
         return dz
@@ -84,6 +86,8 @@ class ODEBlock(nn.Module):
             tolerance. Adaptive methods with ``adjoint=True`` only.
         max_steps: steps allowed per solve (forward or backward) before ``SolverError``.
         check_finite: check ``z0`` and the result for NaN/Inf (one host sync per call each).
+        adjoint_params: tensors ``f`` depends on that are not parameters of the field (needed when
+            ``f`` is a plain callable closing over them; the field's own parameters are always used).
 
     ``forward(z0)`` returns ``z(t1)``; ``forward(z0, times)`` the trajectory ``[len(times), *z0.shape]``
     with ``times[0]`` as the start. ``stats`` holds NFE and step counts (see ``SolveStats``).
@@ -102,6 +106,7 @@ class ODEBlock(nn.Module):
         step_size: float | None = None,
         max_steps: int = 10_000,
         check_finite: bool = True,
+        adjoint_params: Iterable[torch.Tensor] | None = None,
     ):
         super().__init__()
         if not isinstance(field, VectorField):
@@ -125,13 +130,18 @@ class ODEBlock(nn.Module):
             raise ValueError(f"fixed-step method {method!r} needs a positive step_size, e.g. step_size={(t1 - t0) / 8:g}")
         if seminorm and adjoint and not adaptive:
             raise ValueError(f"seminorm applies to adaptive methods only; pass seminorm=False with {method!r}")
+        if adjoint and adjoint_params is None and not isinstance(field.f, nn.Module):
+            raise ValueError("f is a plain callable, so the adjoint cannot find the tensors it depends on: "
+                             "make f an nn.Module, pass adjoint_params=[...] (() if it has none), or adjoint=False")
+        if method in fixed.TABLEAUX and len(fixed.step_sizes(t0, t1, step_size)) > max_steps:
+            raise ValueError(f"step_size={step_size} needs more than max_steps={max_steps} steps; raise either")
 
         self.field = field
         self.t0, self.t1, self.method = t0, t1, method
         self.rtol, self.atol, self.step_size = float(rtol), float(atol), step_size
         self.adjoint, self.seminorm, self.max_steps, self.check_finite = bool(adjoint), bool(seminorm), max_steps, check_finite
         self.stats = SolveStats()
-        self._dynamics = _Dynamics(field, self.stats, method, max_steps)
+        self.extra_adjoint_params = tuple(adjoint_params) if adjoint_params is not None else ()
         if method in fixed.TABLEAUX:
             self._fixed_steps = fixed.step_sizes(t0, t1, step_size)
         # Time tensors per (device, dtype), made once: no per-call host-to-device copies, which
@@ -177,29 +187,30 @@ class ODEBlock(nn.Module):
             self.field.validate_layout(z0)
         t = self._times(z0, times)
         self.stats.start_solve()
-        self.stats.in_forward = True
+        dynamics = _Dynamics(self.field, self.stats, self.method, self.max_steps)
         try:
             if times is None and self.method in fixed.TABLEAUX and not (self.adjoint and torch.is_grad_enabled()):
-                path = (self._solve_fixed_step(z0),)
+                path = (self._solve_fixed_step(dynamics, z0),)
             elif self.adjoint and torch.is_grad_enabled():
                 path = odeint_adjoint(
-                    self._dynamics, z0, t, rtol=self.rtol, atol=self.atol, method=self.method,
+                    dynamics, z0, t, rtol=self.rtol, atol=self.atol, method=self.method,
                     options=self._options(t, backward=False), adjoint_options=self._options(t, backward=True),
-                    adjoint_params=tuple(self.field.parameters()),
+                    adjoint_params=(*self.field.parameters(), *self.extra_adjoint_params),
                 )
             else:
-                path = odeint(self._dynamics, z0, t, rtol=self.rtol, atol=self.atol, method=self.method,
+                path = odeint(dynamics, z0, t, rtol=self.rtol, atol=self.atol, method=self.method,
                               options=self._options(t, backward=False))
         except AssertionError as error:
-            raise self._dynamics.failure(f"torchdiffeq stopped ({error})", "forward") from None
+            raise dynamics.failure(f"torchdiffeq stopped ({error})", "forward") from None
         finally:
-            self.stats.in_forward = False
+            # Evaluations after this point come from the adjoint's backward pass.
+            dynamics.in_forward = False
         if self.check_finite and not bool(torch.isfinite(path[-1]).all()):
-            raise self._dynamics.failure("the solution became NaN or Inf", "forward")
+            raise dynamics.failure("the solution became NaN or Inf", "forward")
         return path[-1] if times is None else path
 
-    def _solve_fixed_step(self, z0: torch.Tensor) -> torch.Tensor:
-        return fixed.integrate(self._dynamics, z0, self._cached_times("stages", z0), self._fixed_steps, self.method,
+    def _solve_fixed_step(self, dynamics: _Dynamics, z0: torch.Tensor) -> torch.Tensor:
+        return fixed.integrate(dynamics, z0, self._cached_times("stages", z0), self._fixed_steps, self.method,
                                on_step=lambda: self.stats.add(STEPS_FORWARD))
 
     def hidden(self, z: torch.Tensor) -> torch.Tensor:

@@ -9,6 +9,7 @@ whole forward and backward can be captured and replayed. ``ODEBlock`` uses it au
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Callable
 
@@ -40,7 +41,7 @@ def stage_times(t0: float, t1: float, step_size: float, method: str) -> torch.Te
     """
     nodes = TABLEAUX[method][0]
     steps = step_sizes(t0, t1, step_size)
-    starts = [t0 + sum(steps[:i]) for i in range(len(steps))]
+    starts = [t0, *(t0 + elapsed for elapsed in itertools.accumulate(steps[:-1]))]
     return torch.tensor([[s + c * h for c in nodes] for s, h in zip(starts, steps)], dtype=torch.float64)
 
 

@@ -1,8 +1,8 @@
 """Solve statistics counted by the library itself.
 
 Counts live in one int64 CPU tensor so that incrementing them never syncs a GPU, they survive
-autograd (the adjoint's evaluations are counted when backward runs), and a DDP trainer reduces all
-of them with a single ``all_reduce``.
+autograd (the adjoint's evaluations are counted when backward runs), and a data-parallel trainer can
+reduce all of them with a single ``all_reduce``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ class SolveStats:
         # Row 0: the last solve; row 1: everything before it. Totals are their sum.
         self.counts = torch.zeros(2, len(COUNTERS), dtype=torch.int64)
         self.solves = torch.zeros((), dtype=torch.int64)
-        self.in_forward = False
 
     def start_solve(self) -> None:
         self.counts[1] += self.counts[0]

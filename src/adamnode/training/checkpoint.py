@@ -25,7 +25,7 @@ def load_checkpoint(path: Path) -> dict:
     """The checkpoint's content (tensors on the CPU), or ``CheckpointError``; the file is only read."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"no checkpoint at {path}; the run never finished an epoch, so start it again with --overwrite")
+        raise CheckpointError(f"no checkpoint at {path}; point --resume at a run folder written by adamnode train")
     try:
         # weights_only: a checkpoint is data; loading one must never run code from the file.
         payload = torch.load(path, map_location="cpu", weights_only=True)

@@ -115,7 +115,7 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist; check the path given to --config") from None
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise ConfigError(f"config file {path} is not valid TOML ({_one_line(error)}); fix the file") from None
+        raise ConfigError(f"config file {path} is not valid TOML ({one_line(error)}); fix the file") from None
     return {str(key).replace("-", "_"): value for key, value in raw.items()}
 
 
@@ -219,7 +219,7 @@ def _check_ranges(config: TrainConfig) -> None:
         raise ConfigError("--lr-decay needs --lr-decay-every STEPS (how often to multiply the rate)")
 
 
-def _one_line(error: BaseException) -> str:
+def one_line(error: BaseException) -> str:
     return " ".join(str(error).split())
 
 

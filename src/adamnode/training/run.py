@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import shutil
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from ..solve import SolverError
 from ..tasks import get_task
 from ..tasks.base import Task
 from .checkpoint import CHECKPOINT_FILE, load_checkpoint
-from .config import TrainConfig, config_from_settings, flag
+from .config import TrainConfig, config_from_settings, flag, one_line
 from .distributed import on_main, process_group, world_size
 from .errors import ConfigError, Diverged, Interrupted, RunError
 from .files import write_json
@@ -23,8 +24,9 @@ from .trainer import StopRequested, Trainer
 CONFIG_FILE = "config.json"
 SUMMARY_FILE = "summary.json"
 COMPARISON_FILE = "comparison.json"
-#: Files that mark a folder as written by adamnode, so that --overwrite may delete it.
-OWNED_MARKERS = (CONFIG_FILE, CHECKPOINT_FILE, COMPARISON_FILE)
+#: Files that mark a folder as written by adamnode, so that --overwrite may delete it; a
+#: config.json counts only if adamnode wrote it (the name is too common to trust alone).
+OWNED_MARKERS = (CHECKPOINT_FILE, COMPARISON_FILE)
 #: Settings a resumed run may change: extending it, or moving it to another device.
 RESUMABLE_CHANGES = ("epochs", "device")
 
@@ -41,11 +43,21 @@ def prepare_output(path: Path, overwrite: bool) -> None:
         if not overwrite:
             raise ConfigError(f"output folder {path} already exists; continue it with --resume {path}, "
                               f"replace it with --overwrite, or choose another --out")
-        if not any((path / marker).exists() for marker in OWNED_MARKERS):
+        if not _written_by_adamnode(path):
             raise ConfigError(f"refusing to --overwrite {path}: it holds files adamnode did not write; "
                               "choose another --out")
         shutil.rmtree(path)
     path.mkdir(parents=True, exist_ok=True)
+
+
+def _written_by_adamnode(path: Path) -> bool:
+    if any((path / marker).exists() for marker in OWNED_MARKERS):
+        return True
+    try:
+        description = json.loads((path / CONFIG_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(description, dict) and "adamnode" in description.get("versions", {})
 
 
 def resumed_config(run_dir: Path, changes: dict) -> tuple[TrainConfig, dict]:
@@ -93,6 +105,7 @@ def _train(config: TrainConfig, task: Task, run_dir: Path, device: torch.device,
         trainer.load_state_dict(resume_state)
         if config.epochs < trainer.epoch:
             raise ConfigError(f"{run_dir} already has {trainer.epoch} epochs; --epochs must be at least that")
+        trainer.save()
     already_done = trainer.epoch >= config.epochs
     if is_main_process():
         write_json(run_dir / CONFIG_FILE, run_description(trainer, device))
@@ -117,7 +130,7 @@ def _train(config: TrainConfig, task: Task, run_dir: Path, device: torch.device,
     except SolverError as error:
         where = trainer.position()
         _finish(trainer, "solver_failed", f"{where}: {error.reason}")
-        raise RunError(f"{context}, {where}: {_one_line(error)}; {_kept(trainer)}") from None
+        raise RunError(f"{context}, {where}: {one_line(error)}; {_kept(trainer)}") from None
     summary = _finish(trainer, "complete", None)
     if log is not None and is_main_process():
         log(f"{context}: {trainer.epoch} epochs done; results in {run_dir}"
@@ -149,7 +162,3 @@ def _finish(trainer: Trainer, status: str, error: str | None) -> dict:
 
 def _kept(trainer: Trainer) -> str:
     return f"the last good checkpoint is kept in {trainer.checkpoint_path}"
-
-
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split())

@@ -148,8 +148,13 @@ class Trainer:
     def _update(self, loss: torch.Tensor) -> None:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if self.config.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        # The norm is needed anyway for clipping; checking it stops NaN/Inf gradients (possible with a
+        # finite loss, e.g. from a backward solve) before they corrupt the weights. After DDP's
+        # all-reduce the gradients, and so this verdict, are the same on every rank.
+        max_norm = self.config.grad_clip if self.config.grad_clip is not None else math.inf
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)
+        if not math.isfinite(norm.item()):
+            raise Diverged(f"the gradient became {norm.item()} at {self.position()}")
         self.optimizer.step()
         self.scheduler.step()
 
@@ -213,8 +218,10 @@ class Trainer:
         """Write the checkpoint and ``metrics.csv`` for the current position (main process only)."""
         if not is_main_process():
             return
-        save_checkpoint(self.checkpoint_path, self.state_dict())
+        # metrics.csv first: the checkpoint is the commit point, so a kill between the two writes
+        # leaves metrics at most one row ahead, and a resume rewrites them from the checkpoint.
         write_metrics(self.run_dir / METRICS_FILE, self.columns, self.history)
+        save_checkpoint(self.checkpoint_path, self.state_dict())
 
     def state_dict(self) -> dict:
         return {
