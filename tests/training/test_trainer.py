@@ -85,6 +85,38 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, mon
     assert summary["status"] == "diverged" and "epoch 2, step 2" in summary["error"]
 
 
+class NaNGradient(torch.autograd.Function):
+    """Identity forward, NaN backward: a finite loss whose gradient is not."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return torch.full_like(grad, math.nan)
+
+
+def test_non_finite_gradient_stops_the_run_before_it_corrupts_the_weights(tmp_path, monkeypatch):
+    loss = SpheresTask.loss
+    training_calls = []
+
+    def loss_with_nan_gradient(self, output, target):
+        if torch.is_grad_enabled():
+            training_calls.append(1)
+            if len(training_calls) == 3:  # epoch 1, step 3
+                output = NaNGradient.apply(output)
+        return loss(self, output, target)
+
+    monkeypatch.setattr(SpheresTask, "loss", loss_with_nan_gradient)
+    run_dir = tmp_path / "run"
+    with pytest.raises(Diverged, match="gradient became nan at epoch 1, step 3"):
+        # Direct backprop: with the adjoint the NaN would stop the backward solve first.
+        train_run(config(epochs=2, adjoint=False), run_dir, show_progress=False, log=None)
+    state = load_checkpoint(run_dir / "checkpoint.pt")
+    assert all(bool(torch.isfinite(tensor).all()) for tensor in state["model"].values())
+
+
 def test_max_steps_and_subsets_bound_the_work(tmp_path):
     trainer = Trainer(config(max_steps=2, train_subset=40, test_subset=24, epochs=1), SpheresTask(), tmp_path,
                       torch.device("cpu"), show_progress=False)
