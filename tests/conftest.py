@@ -1,8 +1,15 @@
 """Fixtures shared across test folders."""
 
+import os
 from pathlib import Path
 
 import pytest
+import torch
+
+# The tests use small tensors, where extra threads only add synchronisation, and OpenMP threads
+# spin-waiting on a busy 2-core machine can slow a step tenfold. Subprocesses inherit the variable.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
