@@ -1,0 +1,66 @@
+"""``adamnode stability``: the Silverbox initialisation test (untrained models under a real input)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from ..data.silverbox import read_silverbox
+from ..data.store import DataError
+from ..experiments import stability
+from ..experiments.stability_report import write_outputs
+from ..models.family import MODEL_NAMES
+
+DEFAULT_OUT = "runs/stability"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Integrate every model, untrained, with f one linear layer on [state, u(t)] driven by the "
+        "recorded Silverbox input, and report how the norms of h and of the whole state grow."
+    )
+    parser.add_argument("--models", nargs="+", default=list(MODEL_NAMES), metavar="MODEL",
+                        help=f"models to test, space- or comma-separated (default: all: {', '.join(MODEL_NAMES)})")
+    parser.add_argument("--inits", type=int, default=stability.DEFAULT_INITS,
+                        help="random initialisations per model (default: %(default)s)")
+    parser.add_argument("--horizon", type=int, default=stability.DEFAULT_HORIZON,
+                        help="integrate t = 0..HORIZON samples (default: %(default)s; at most "
+                             f"{stability.FIRST_SAMPLES - 1})")
+    parser.add_argument("--tol", type=float, default=stability.DEFAULT_TOL,
+                        help="dopri5 rtol = atol (default: %(default)g)")
+    parser.add_argument("--seed", type=int, default=stability.DEFAULT_SEED, help="random seed (default: %(default)s)")
+    parser.add_argument("--hidden", type=int, default=stability.DEFAULT_HIDDEN,
+                        help="entries of h; the first starts at the recorded output (default: %(default)s)")
+    parser.add_argument("--max-steps", type=int, default=stability.DEFAULT_MAX_STEPS,
+                        help="step budget per solve; a solve that needs more is recorded as failed "
+                             "(default: %(default)s)")
+    parser.add_argument("--data-dir", default=None,
+                        help="folder holding silverbox/SNLS80mV.csv (or the file itself); default "
+                             "$ADAMNODE_DATA, else ~/.cache/adamnode")
+    parser.add_argument("--no-download", action="store_true",
+                        help="fail instead of downloading the official file when it is missing")
+    parser.add_argument("--out", default=DEFAULT_OUT,
+                        help="folder for stability.csv, stability.md and stability.png (default: %(default)s)")
+
+
+def run(args: argparse.Namespace) -> int:
+    # One sample of a scalar state at a time: more threads only contend for the cores.
+    torch.set_num_threads(1)
+    models = [name for entry in args.models for name in entry.split(",") if name]
+    try:
+        # Bad options fail before the data is read.
+        stability.check_settings(models, args.inits, args.horizon, args.tol, args.hidden, args.max_steps)
+        record = read_silverbox(args.data_dir, download_missing=not args.no_download)
+        u, y = stability.prepare_recording(record.v1, record.v2)
+        result = stability.run_stability(u, y, models, inits=args.inits, horizon=args.horizon, tol=args.tol,
+                                         seed=args.seed, hidden=args.hidden, max_steps=args.max_steps)
+        paths = write_outputs(result, Path(args.out))
+    except (DataError, ValueError, OSError) as error:
+        print(f"adamnode: error: {error}", file=sys.stderr)
+        return 2
+    print(paths[1].read_text(), end="")
+    print("wrote " + ", ".join(str(path) for path in paths))
+    return 0

@@ -1,0 +1,63 @@
+"""``adamnode stability``: outputs on the real recording, and one-line errors for bad input."""
+
+import argparse
+from pathlib import Path
+
+import pytest
+import torch
+
+from adamnode.cli import stability
+from adamnode.data.silverbox import FILE_NAME
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # Tiny tensors: a second intra-op thread only contends, and on a busy machine the adjoint's
+    # many small backward calls then run ten times slower.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def shared_datasets() -> Path:
+    for folder in Path(__file__).resolve().parents:
+        if (folder / "shared" / "datasets" / "silverbox" / FILE_NAME).is_file():
+            return folder / "shared" / "datasets"
+    pytest.skip("real Silverbox data not found: no shared/datasets/silverbox/SNLS80mV.csv above the checkout")
+
+
+def run(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="adamnode stability")
+    stability.add_arguments(parser)
+    return stability.run(parser.parse_args(argv))
+
+
+def test_writes_csv_table_and_figure(tmp_path, capsys):
+    out = tmp_path / "stability"
+    status = run("--models", "hbnode,adamnode", "--inits", "2", "--horizon", "4", "--data-dir",
+                 str(shared_datasets()), "--out", str(out))
+    assert status == 0
+    assert {path.name for path in out.iterdir()} == {"stability.csv", "stability.md", "stability.png"}
+    printed = capsys.readouterr().out
+    assert "| hbnode |" in printed and "| adamnode |" in printed and "wrote " in printed
+
+
+@pytest.mark.parametrize("argv, message", [
+    (("--horizon", "1000"), "horizon 1000 is longer than the record"),
+    (("--models", "hbnode,bogus"), "unknown model 'bogus'"),
+    (("--inits", "0"), "inits must be a positive whole number"),
+    (("--tol", "nan"), "tol must be a positive number"),
+])
+def test_bad_options_fail_in_one_line_before_reading_data(tmp_path, capsys, argv, message):
+    status = run(*argv, "--data-dir", str(tmp_path), "--out", str(tmp_path))
+    error = capsys.readouterr().err
+    assert status != 0 and error.startswith("adamnode: error: ") and message in error
+    assert error.count("\n") == 1
+
+
+def test_missing_data_fails_in_one_line(tmp_path, capsys):
+    status = run("--data-dir", str(tmp_path), "--no-download", "--out", str(tmp_path / "out"))
+    error = capsys.readouterr().err
+    assert status != 0 and error.startswith("adamnode: error: ") and FILE_NAME in error
+    assert error.count("\n") == 1
