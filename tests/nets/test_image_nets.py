@@ -7,7 +7,6 @@ import torch
 from torch.nn import functional as F
 
 from adamnode.models.family import MODEL_NAMES
-from adamnode.models.nesterov import nesterov_scale
 from adamnode.nets.images import CIFAR10, MNIST, MOMENTUM_MODELS, TimeConvField, image_classifier
 
 # SPEC section 3: the reference code's parameter counts.
