@@ -231,7 +231,7 @@ def main(argv=None) -> int:
     print(table)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"step_time_{device.type}"
+    stem = f"step_time_{device.type}_b{args.batch_sizes.replace(',', '-')}"
     meta = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
             "threads": torch.get_num_threads(), "torch": torch.__version__, "python": sys.version.split()[0],
             "command": "python benchmarks/step_time.py " + " ".join(argv if argv is not None else sys.argv[1:])}
