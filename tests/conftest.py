@@ -31,3 +31,12 @@ def mnist_dir() -> Path:
     if folder is None:
         pytest.skip("real MNIST not found: no shared/datasets/mnist with the four IDX files above the checkout")
     return folder
+
+
+@pytest.fixture(scope="session")
+def shared_datasets() -> Path:
+    """The offline datasets folder holding the real Silverbox file; the test is skipped without it."""
+    for folder in Path(__file__).resolve().parents:
+        if (folder / "shared" / "datasets" / "silverbox" / "SNLS80mV.csv").is_file():
+            return folder / "shared" / "datasets"
+    pytest.skip("real Silverbox data not found: no shared/datasets/silverbox/SNLS80mV.csv above the checkout")

@@ -1,30 +1,11 @@
 """``adamnode stability``: outputs on the real recording, and one-line errors for bad input."""
 
 import argparse
-from pathlib import Path
 
 import pytest
-import torch
 
 from adamnode.cli import stability
 from adamnode.data.silverbox import FILE_NAME
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny tensors: a second intra-op thread only contends, and on a busy machine the adjoint's
-    # many small backward calls then run ten times slower.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def shared_datasets() -> Path:
-    for folder in Path(__file__).resolve().parents:
-        if (folder / "shared" / "datasets" / "silverbox" / FILE_NAME).is_file():
-            return folder / "shared" / "datasets"
-    pytest.skip("real Silverbox data not found: no shared/datasets/silverbox/SNLS80mV.csv above the checkout")
 
 
 def run(*argv: str) -> int:
@@ -33,10 +14,10 @@ def run(*argv: str) -> int:
     return stability.run(parser.parse_args(argv))
 
 
-def test_writes_csv_table_and_figure(tmp_path, capsys):
+def test_writes_csv_table_and_figure(tmp_path, capsys, shared_datasets):
     out = tmp_path / "stability"
     status = run("--models", "hbnode,adamnode", "--inits", "2", "--horizon", "4", "--data-dir",
-                 str(shared_datasets()), "--out", str(out))
+                 str(shared_datasets), "--out", str(out))
     assert status == 0
     assert {path.name for path in out.iterdir()} == {"stability.csv", "stability.md", "stability.png"}
     printed = capsys.readouterr().out

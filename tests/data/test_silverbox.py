@@ -10,15 +10,6 @@ from adamnode.data import DataError, silverbox
 from adamnode.data.silverbox import FILE_NAME, HEADER, SAMPLES, read_silverbox
 
 
-def shared_datasets() -> Path:
-    # The workplace keeps the real data beside the checkout (../shared/datasets); walk up so a
-    # worktree nested deeper finds it too.
-    for folder in Path(__file__).resolve().parents:
-        if (folder / "shared" / "datasets" / "silverbox" / FILE_NAME).is_file():
-            return folder / "shared" / "datasets"
-    pytest.skip("real Silverbox data not found: no shared/datasets/silverbox/SNLS80mV.csv above the checkout")
-
-
 def write_record(folder: Path, rows: list[str], header: str = HEADER) -> Path:
     path = folder / "silverbox" / FILE_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -26,8 +17,8 @@ def write_record(folder: Path, rows: list[str], header: str = HEADER) -> Path:
     return path
 
 
-def test_real_file_is_read_and_verified():
-    datasets = shared_datasets()
+def test_real_file_is_read_and_verified(shared_datasets):
+    datasets = shared_datasets
     record = read_silverbox(datasets)
     assert record.v1.shape == record.v2.shape == (SAMPLES,)
     assert record.v1.dtype == torch.float64
@@ -80,8 +71,8 @@ def archive(path: Path, members: dict[str, bytes]) -> str:
     return path.as_uri()
 
 
-def test_download_takes_the_verified_csv_out_of_the_official_archive(tmp_path, monkeypatch):
-    content = (shared_datasets() / "silverbox" / FILE_NAME).read_bytes()
+def test_download_takes_the_verified_csv_out_of_the_official_archive(tmp_path, monkeypatch, shared_datasets):
+    content = (shared_datasets / "silverbox" / FILE_NAME).read_bytes()
     empty = archive(tmp_path / "empty.zip", {"readme.txt": b"no data"})
     official = archive(tmp_path / "SilverboxFiles.zip", {f"SilverboxFiles/{FILE_NAME}": content})
     # The first source fails; the loader moves on to the next.

@@ -17,16 +17,6 @@ Y = np.full(SAMPLES, 0.8)
 HORIZON, INITS, HIDDEN, SEED = 8, 3, 2, 5
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny tensors: a second intra-op thread only contends, and on a busy machine the adjoint's
-    # many small backward calls then run ten times slower.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 

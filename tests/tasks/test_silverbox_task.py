@@ -1,34 +1,16 @@
 """The Silverbox system-identification task: every model trains, sizes match, the metric is in mV."""
 
-from pathlib import Path
 
 import pytest
 import torch
 
-from adamnode.data.silverbox import FILE_NAME, read_silverbox
+from adamnode.data.silverbox import read_silverbox
 from adamnode.models.family import MODEL_NAMES
 from adamnode.tasks import get_task
 from adamnode.tasks.base import BlockOptions
 from adamnode.tasks.silverbox import INPUT_UNIT_V, TEST_SAMPLES, TRAIN_SAMPLES
 
 SMALL = {"past": 4, "horizon": 5}
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny tensors: a second intra-op thread only contends, and on a busy machine the adjoint's
-    # many small backward calls then run ten times slower.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def shared_datasets() -> Path:
-    for folder in Path(__file__).resolve().parents:
-        if (folder / "shared" / "datasets" / "silverbox" / FILE_NAME).is_file():
-            return folder / "shared" / "datasets"
-    pytest.skip("real Silverbox data not found: no shared/datasets/silverbox/SNLS80mV.csv above the checkout")
 
 
 @pytest.mark.parametrize("model", MODEL_NAMES)
@@ -70,8 +52,8 @@ def test_metric_is_the_rmse_of_the_unscaled_prediction_in_millivolts():
     assert task.metric_goal == "min"
 
 
-def test_real_split_is_chronological_and_hides_the_future():
-    datasets = shared_datasets()
+def test_real_split_is_chronological_and_hides_the_future(shared_datasets):
+    datasets = shared_datasets
     task = get_task("silverbox")
     settings = {"data_dir": str(datasets), "train_subset": 16, "test_subset": 8}
     train, test = task.load(settings, torch.device("cpu"))
@@ -94,7 +76,7 @@ def _find(signal: torch.Tensor, row: torch.Tensor) -> int | None:
     return int(matches[0]) if len(matches) else None
 
 
-def test_subset_larger_than_the_record_is_refused():
-    datasets = shared_datasets()
+def test_subset_larger_than_the_record_is_refused(shared_datasets):
+    datasets = shared_datasets
     with pytest.raises(ValueError, match="more than the .* Silverbox windows"):
         get_task("silverbox").load({"data_dir": str(datasets), "test_subset": 10**6}, torch.device("cpu"))
