@@ -40,3 +40,21 @@ def shared_datasets() -> Path:
         if (folder / "shared" / "datasets" / "silverbox" / "SNLS80mV.csv").is_file():
             return folder / "shared" / "datasets"
     pytest.skip("real Silverbox data not found: no shared/datasets/silverbox/SNLS80mV.csv above the checkout")
+
+
+class _NaNGradient(torch.autograd.Function):
+    """Identity forward, NaN backward: a finite value whose gradient is not."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return torch.full_like(grad, float("nan"))
+
+
+@pytest.fixture
+def nan_gradient():
+    """``x -> x`` whose backward pass yields NaN (to fail only the backward pass)."""
+    return _NaNGradient.apply

@@ -85,19 +85,7 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, mon
     assert summary["status"] == "diverged" and "epoch 2, step 2" in summary["error"]
 
 
-class NaNGradient(torch.autograd.Function):
-    """Identity forward, NaN backward: a finite loss whose gradient is not."""
-
-    @staticmethod
-    def forward(ctx, x):
-        return x.clone()
-
-    @staticmethod
-    def backward(ctx, grad):
-        return torch.full_like(grad, math.nan)
-
-
-def test_non_finite_gradient_stops_the_run_before_it_corrupts_the_weights(tmp_path, monkeypatch):
+def test_non_finite_gradient_stops_the_run_before_it_corrupts_the_weights(tmp_path, monkeypatch, nan_gradient):
     loss = SpheresTask.loss
     training_calls = []
 
@@ -105,7 +93,7 @@ def test_non_finite_gradient_stops_the_run_before_it_corrupts_the_weights(tmp_pa
         if torch.is_grad_enabled():
             training_calls.append(1)
             if len(training_calls) == 3:  # epoch 1, step 3
-                output = NaNGradient.apply(output)
+                output = nan_gradient(output)
         return loss(self, output, target)
 
     monkeypatch.setattr(SpheresTask, "loss", loss_with_nan_gradient)
