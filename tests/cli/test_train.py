@@ -50,13 +50,19 @@ def test_resumed_run_matches_an_uninterrupted_one(two_epoch_run, tmp_path):
     assert without_timing(rows(out)) == without_timing(rows(two_epoch_run))
 
 
-def test_run_killed_with_sigkill_resumes_from_its_last_checkpoint(tmp_path):
-    out = tmp_path / "killed"
+def start_long_run_past_its_first_epoch(out):
+    """A 1000-epoch run in the background, returned once it has recorded an epoch."""
     process = start_adamnode("train", "--model", "node", *TINY, "--epochs", "1000", "--out", str(out))
     deadline = time.monotonic() + 60
     while not (out / "metrics.csv").exists() or len(rows(out)) < 1:
         assert time.monotonic() < deadline and process.poll() is None, "the run never finished an epoch"
         time.sleep(0.05)
+    return process
+
+
+def test_run_killed_with_sigkill_resumes_from_its_last_checkpoint(tmp_path):
+    out = tmp_path / "killed"
+    process = start_long_run_past_its_first_epoch(out)
     process.kill()
     process.wait()
     done = load_checkpoint(out / "checkpoint.pt")["epoch"]
@@ -70,11 +76,7 @@ def test_run_killed_with_sigkill_resumes_from_its_last_checkpoint(tmp_path):
 
 def test_ctrl_c_writes_a_checkpoint_and_says_how_to_resume(tmp_path):
     out = tmp_path / "stopped"
-    process = start_adamnode("train", "--model", "node", *TINY, "--epochs", "1000", "--out", str(out))
-    deadline = time.monotonic() + 60
-    while not (out / "metrics.csv").exists() or len(rows(out)) < 1:
-        assert time.monotonic() < deadline and process.poll() is None, "the run never finished an epoch"
-        time.sleep(0.05)
+    process = start_long_run_past_its_first_epoch(out)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
