@@ -33,6 +33,10 @@ class Split:
     def batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.inputs[index], self.targets[index]
 
+    def first(self, count: int | None) -> "Split":
+        """The first ``count`` examples (all of them for ``None``)."""
+        return self if count is None else Split(self.inputs[:count], self.targets[:count])
+
     def to(self, device: torch.device | str) -> "Split":
         return Split(self.inputs.to(device), self.targets.to(device))
 
@@ -72,7 +76,8 @@ class Task(ABC):
 
     @abstractmethod
     def load(self, settings: dict[str, Any], device: torch.device) -> tuple[Split, Split]:
-        """The (train, test) splits on ``device``. ``settings`` is the resolved run configuration."""
+        """The (train, test) splits on ``device``. ``settings`` is the resolved run configuration;
+        the task applies its ``train_subset``/``test_subset`` (it knows which subset is fair)."""
 
     @abstractmethod
     def build_model(self, model: str, block: BlockOptions, settings: dict[str, Any]) -> nn.Module:

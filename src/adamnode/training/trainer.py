@@ -45,9 +45,7 @@ class Trainer:
         if config.threads is not None:
             torch.set_num_threads(config.threads)
         seed_everything(config.seed)
-        train, test = task.load(settings, device)
-        self.train_split = _first(train, config.train_subset)
-        self.test_split = _first(test, config.test_subset)
+        self.train_split, self.test_split = task.load(settings, device)
         self.model = task.build_model(config.model, config.block_options(), settings).to(device)
         # Training steps go through the wrapper; state, counters and evaluation use the model itself,
         # so checkpoints hold the same keys with or without DDP.
@@ -249,8 +247,3 @@ class Trainer:
         self.epoch, self.step_in_epoch = state["epoch"], state["step_in_epoch"]
         self.global_step = state.get("global_step", 0)
         self.history = list(state["history"])
-
-
-def _first(split: Split, count: int | None) -> Split:
-    """At most ``count`` examples; tasks that pick their subset themselves already return that many."""
-    return split if count is None else Split(split.inputs[:count], split.targets[:count])
