@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import json
 import shutil
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from .checkpoint import CHECKPOINT_FILE, load_checkpoint
 from .config import TrainConfig, config_from_settings, flag, one_line
 from .distributed import on_main, process_group, world_size
 from .errors import ConfigError, Diverged, Interrupted, RunError
-from .files import write_json
+from .files import read_json, write_json
 from .interrupt import deferred_interrupt
 from .runtime import describe_device, is_main_process, resolve_device, versions
 from .trainer import StopRequested, Trainer
@@ -54,7 +53,7 @@ def _written_by_adamnode(path: Path) -> bool:
     if any((path / marker).exists() for marker in OWNED_MARKERS):
         return True
     try:
-        description = json.loads((path / CONFIG_FILE).read_text())
+        description = read_json(path / CONFIG_FILE)
     except (OSError, ValueError):
         return False
     return isinstance(description, dict) and "adamnode" in description.get("versions", {})
