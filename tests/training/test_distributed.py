@@ -98,6 +98,7 @@ def worker(rank: int, store: str, out: Path) -> None:
         results = measure(out / f"rank{rank}")
         results["faults"] = faults_on_rank_one(out / f"faults{rank}")
         torch.save(results, out / f"rank{rank}.pt")
+        dist.barrier()  # as the library does: never tear the group down under a rank still using it
     finally:
         dist.destroy_process_group()
 

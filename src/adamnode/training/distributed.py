@@ -62,6 +62,10 @@ def process_group(device: torch.device) -> Iterator[None]:
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     try:
         yield
+        # Tear down only once every rank is done: a rank that destroys the group while another
+        # is still inside a collective can abort the process ("terminate called without an
+        # active exception", seen with gloo).
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
