@@ -6,15 +6,17 @@ update) of several paths on the *same* network, the same initial weights and the
 - ``baseline``: plain ``torchdiffeq.odeint_adjoint`` on the same weights, computed and called the
   way the reference code does (t channel concatenated before each conv; dopri5, adjoint, no
   seminorm, time tensor on the CPU).
-- ``default``:  adamnode's ``ODEBlock`` defaults (adjoint with seminorm).
+- ``default``:  adamnode's ``ODEBlock`` defaults (adjoint with seminorm, warm-started step sizes).
+- ``cold``:     the default path without the warm start (torchdiffeq's first-step guess each solve).
 - ``direct``:   ``ODEBlock(adjoint=False)``: backprop through the solver.
 - ``compile``:  the default path with ``torch.compile`` on f (``--compile``; slow to warm up).
 - ``rk4``:      fixed-step RK4 (6 steps, 24 evaluations) with direct backprop, the sync-free loop.
 - ``rk4-graph``: the same step captured whole in one CUDA graph (CUDA only).
 
 It prints ms per step (median after warm-up), NFE-F, NFE-B, the share of the step spent inside
-vector-field calls, samples/s and the mean loss of the timed steps (equal-loss check), plus
-ratios against the baseline, and writes JSON and a Markdown table.
+vector-field calls, samples/s, the mean loss of the timed steps and, as the accuracy each path
+buys, the error of one step's loss against a float64 solve at tolerance 1e-8 on the same weights,
+plus ratios against the baseline; it writes JSON and a Markdown table.
 
     python benchmarks/step_time.py --models adamnode --batch-sizes 32,256 --steps 10
     python benchmarks/step_time.py --models adamnode --batch-sizes 32 --pretrain-steps 40
@@ -26,6 +28,7 @@ dynamics of a run in progress rather than those of untrained weights.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import platform
 import statistics
@@ -42,6 +45,7 @@ from adamnode.tasks import BlockOptions, get_task
 
 TOL = 1e-4
 RK4_STEP = 1 / 6
+REFERENCE_TOL = 1e-8
 
 
 class Counting(nn.Module):
@@ -105,6 +109,7 @@ def build(task, name: str, variant: str, device: torch.device, seed: int,
     options = {
         "baseline": BlockOptions(tol=TOL, seminorm=False),
         "default": BlockOptions(tol=TOL),
+        "cold": BlockOptions(tol=TOL, warm_start=False),
         "direct": BlockOptions(tol=TOL, adjoint=False),
         "compile": BlockOptions(tol=TOL),
         "rk4": BlockOptions(method="rk4", step_size=RK4_STEP, adjoint=False, seminorm=False),
@@ -172,11 +177,12 @@ def run_variant(task, name, variant, batches, device, args, state) -> dict:
         # A replayed graph runs no Python, so nothing was counted: the captured step made 24 calls.
         nfe_f, nfe_b = [round(1 / RK4_STEP) * 4], [0]
     # One extra, separately timed eager step measures the share inside f (its syncs distort the total).
-    counter.timing, counter.seconds = True, 0.0
     x, y = batches[-1]
+    exact = reference_loss(model.model if variant == "baseline" else model, counter, x, y)
+    counter.timing, counter.seconds = True, 0.0
     _sync(device)
     start = time.perf_counter()
-    train_step(x, y)
+    loss = train_step(x, y)
     _sync(device)
     share = counter.seconds / (time.perf_counter() - start)
     ms = 1000 * statistics.median(times)
@@ -184,7 +190,22 @@ def run_variant(task, name, variant, batches, device, args, state) -> dict:
         "model": name, "variant": variant, "batch": len(batches[0][0]), "ms_per_step": ms,
         "nfe_f": statistics.mean(nfe_f), "nfe_b": statistics.mean(nfe_b), "share_in_f": share,
         "samples_per_s": len(batches[0][0]) / (ms / 1000), "mean_loss": statistics.mean(losses),
+        "loss_error": abs(loss.item() - exact),
     }
+
+
+def reference_loss(model: nn.Module, counter: Counting, x: torch.Tensor, y: torch.Tensor) -> float:
+    """The loss of ``model``'s current weights from a float64 solve at ``REFERENCE_TOL`` (eval mode:
+    no warm start), the yardstick for the accuracy a path's steps give."""
+    field = model.block.field
+    field.f = getattr(counter.f, "_orig_mod", counter.f)  # the bare f, not the compiled one
+    try:
+        reference = copy.deepcopy(model).double().eval()
+    finally:
+        field.f = counter
+    reference.block.rtol = reference.block.atol = REFERENCE_TOL
+    with torch.no_grad():
+        return nn.functional.cross_entropy(reference(x.double()), y).item()
 
 
 def _capture(train_step, batch, device):
@@ -213,7 +234,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", default="adamnode")
     parser.add_argument("--batch-sizes", default="32,256")
-    parser.add_argument("--variants", default="baseline,default,direct,rk4,rk4-graph")
+    parser.add_argument("--variants", default="baseline,default,cold,direct,rk4,rk4-graph")
     parser.add_argument("--compile", action="store_true", help="add the torch.compile variant")
     parser.add_argument("--steps", type=int, default=10, help="timed steps per variant")
     parser.add_argument("--warmup", type=int, default=2)
@@ -257,6 +278,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = f"step_time_{device.type}_b{args.batch_sizes.replace(',', '-')}"
+    stem += f"_pretrained{args.pretrain_steps}" if args.pretrain_steps else ""
     meta = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
             "threads": torch.get_num_threads(), "torch": torch.__version__, "python": sys.version.split()[0],
             "command": "python benchmarks/step_time.py " + " ".join(argv if argv is not None else sys.argv[1:])}
@@ -269,12 +291,13 @@ def main(argv=None) -> int:
 def _format_row(row: dict) -> str:
     return (f"{row['model']:>13} b={row['batch']:<4} {row['variant']:>9}: {row['ms_per_step']:9.1f} ms/step  "
             f"NFE-F {row['nfe_f']:5.1f}  NFE-B {row['nfe_b']:5.1f}  in f {row['share_in_f']:.0%}  "
-            f"loss {row['mean_loss']:.4f}")
+            f"loss {row['mean_loss']:.4f}  loss error {row['loss_error']:.1e}")
 
 
 def markdown(results: list[dict]) -> str:
-    lines = ["| model | batch | path | ms/step | x baseline | NFE-F | NFE-B | NFE-B / baseline | in f | samples/s | mean loss |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | batch | path | ms/step | x baseline | NFE-F | NFE-B | NFE-B / baseline | in f | samples/s | "
+             "mean loss | loss error |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     base = {(r["model"], r["batch"]): r for r in results if r["variant"] == "baseline"}
     for r in results:
         b = base.get((r["model"], r["batch"]))
@@ -282,7 +305,7 @@ def markdown(results: list[dict]) -> str:
         nfe_ratio = f"{r['nfe_b'] / b['nfe_b']:.2f}" if b and b["nfe_b"] else "-"
         lines.append(f"| {r['model']} | {r['batch']} | {r['variant']} | {r['ms_per_step']:.1f} | {speedup} | "
                      f"{r['nfe_f']:.1f} | {r['nfe_b']:.1f} | {nfe_ratio} | {r['share_in_f']:.0%} | "
-                     f"{r['samples_per_s']:.0f} | {r['mean_loss']:.4f} |")
+                     f"{r['samples_per_s']:.0f} | {r['mean_loss']:.4f} | {r['loss_error']:.1e} |")
     return "\n".join(lines)
 
 

@@ -33,10 +33,12 @@ def test_train_writes_the_run_folder(two_epoch_run):
     assert [row["epoch"] for row in table] == ["1", "2"]
     assert list(table[0]) == ["epoch", "steps", "train_loss", "train_accuracy", "test_loss", "test_accuracy",
                               "nfe_forward", "nfe_backward", "test_nfe_forward", "seconds", "test_seconds", "lr"]
-    # dopri5 spends 2 evaluations to start and 6 per attempted step, forward and adjoint alike.
+    # dopri5 spends 1 evaluation to start, 6 per attempted step, and 1 on its first-step guess
+    # where no warm start is (always in evaluation, which runs in eval mode).
     for row in table:
         assert int(row["steps"]) == 2  # 64 points in batches of 32
-        assert float(row["nfe_forward"]) >= 8 and float(row["nfe_backward"]) >= 8
+        assert float(row["nfe_forward"]) >= 7 and float(row["nfe_backward"]) >= 7
+        assert float(row["test_nfe_forward"]) >= 8
         assert 0.0 <= float(row["train_accuracy"]) <= 1.0
     assert load_checkpoint(two_epoch_run / "checkpoint.pt")["epoch"] == 2
 

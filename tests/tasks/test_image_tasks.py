@@ -21,10 +21,10 @@ def test_registry_and_interface():
 def test_paper_presets_are_the_authors_settings():
     assert get_task("mnist").presets["paper"] == {
         "batch_size": 32, "lr": 5e-5, "epochs": 10, "tol": 1e-4, "grad_clip": 10.0, "seed": 7, "lr_decay": 1.0,
-        "method": "dopri5", "adjoint": True, "seminorm": False}
+        "method": "dopri5", "adjoint": True, "seminorm": False, "warm_start": False}
     assert get_task("cifar10").presets["paper"] == {
         "batch_size": 64, "lr": 1e-3, "lr_decay": 0.95, "lr_decay_every": 1000, "epochs": 10, "tol": 1e-5,
-        "grad_clip": 1.0, "method": "dopri5", "adjoint": True, "seminorm": False}
+        "grad_clip": 1.0, "method": "dopri5", "adjoint": True, "seminorm": False, "warm_start": False}
 
 
 def test_subsets_are_fixed_nested_and_independent_of_the_seed(mnist_dir):

@@ -28,7 +28,7 @@ def test_every_model_runs_forward_and_backward(model):
 
 
 def test_future_outputs_are_not_read():
-    net = get_task("silverbox").build_model("hbnode", BlockOptions(), SMALL)
+    net = get_task("silverbox").build_model("hbnode", BlockOptions(), SMALL).eval()
     inputs = torch.randn(2, 9, 2)
     leaked = inputs.clone()
     leaked[:, 4:, 1] = 100.0

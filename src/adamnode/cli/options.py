@@ -25,6 +25,8 @@ _HELP = {
     "step_size": "step size of fixed-step methods",
     "adjoint": "backpropagate with the adjoint method (--no-adjoint: through the solver)",
     "seminorm": "seminorm error control in the adjoint solve",
+    "warm_start": "start each training solve with the step size the last one found (--no-warm-start: "
+                  "torchdiffeq's first-step guess every time)",
     "solver_max_steps": "steps allowed per ODE solve before it counts as failed",
     "seed": "seed of data, initialisation and batch order",
     "device": "where to train",

@@ -174,8 +174,9 @@ def _model_curves(model, signal, samples, y0, inits, horizon, tol, seed, hidden,
     for init in range(inits):
         vector_field, z0, t0 = build_initialisation(model, init, seed, y0, signal, hidden)
         signal.set(samples, start=t0)
+        # No warm start: _solve's retry after a failure must take the failed solve's steps again.
         block = ODEBlock(vector_field, t0=t0, t1=t0 + horizon, method="dopri5", rtol=tol, atol=tol,
-                         adjoint=False, seminorm=False, max_steps=max_steps)
+                         adjoint=False, seminorm=False, warm_start=False, max_steps=max_steps)
         times = t0 + torch.arange(horizon + 1, dtype=torch.float64)
         with torch.no_grad():
             path, failure = _solve(block, z0, times)

@@ -40,8 +40,8 @@ def draw_plots(records: list[RunRecord], folder: Path, metric: str) -> list[str]
 def _markdown_page(records: list[RunRecord], table: str, plots: list[str]) -> str:
     settings = records[0].settings
     seeds = sorted({record.seed for record in records})
-    shown = ("task", "preset", "epochs", "batch_size", "lr", "tol", "method", "adjoint", "seminorm", "max_steps",
-             "train_subset", "grad_clip")
+    shown = ("task", "preset", "epochs", "batch_size", "lr", "tol", "method", "adjoint", "seminorm", "warm_start",
+             "max_steps", "train_subset", "grad_clip")
     described = ", ".join(f"{key}={settings[key]}" for key in shown if settings.get(key) is not None)
     lines = [f"# {settings['task']}: {len(records)} run(s), seeds {', '.join(map(str, seeds))}", "",
              f"Settings: {described}.", "",

@@ -17,6 +17,8 @@ from .stats import NFE_BACKWARD, NFE_FORWARD, STEPS_BACKWARD, STEPS_FORWARD, Sol
 
 ADAPTIVE_METHODS = ("dopri5", "dopri8", "bosh3", "fehlberg2", "adaptive_heun")
 FIXED_STEP_METHODS = ("euler", "midpoint", "heun2", "heun3", "rk4", "explicit_adams", "implicit_adams")
+# Rows of ODEBlock.first_steps.
+FORWARD, BACKWARD = 0, 1
 
 
 class _Dynamics:
@@ -27,12 +29,21 @@ class _Dynamics:
     replicas (``nn.DataParallel``) each integrate their own copy.
     """
 
-    def __init__(self, field: VectorField, stats: SolveStats, method: str, max_steps: int):
+    def __init__(self, field: VectorField, stats: SolveStats, method: str, max_steps: int,
+                 first_steps: torch.Tensor | None = None):
         self.field, self.stats, self.method, self.max_steps = field, stats, method, max_steps
         self.adaptive = method in ADAPTIVE_METHODS
         self.in_forward = True
         self.last_t = self.last_dt = self.last_eval_t = math.nan
         self.last_dz: torch.Tensor | None = None
+        # Where to record each direction's step size for the next solve's warm start (or None).
+        self.first_steps = first_steps
+        self.accepted = [0, 0]
+        self.proposal_recorded = [False, False]
+        if self.adaptive and first_steps is not None:
+            # Set only here: torchdiffeq warns about callbacks a solver does not support.
+            self.callback_accept_step = lambda t0, y0, dt: self._on_accept(FORWARD, dt)
+            self.callback_accept_step_adjoint = lambda t0, y0, dt: self._on_accept(BACKWARD, dt)
 
     def __call__(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         # Evaluations outside ODEBlock.forward can only come from the adjoint's backward pass.
@@ -42,16 +53,17 @@ class _Dynamics:
         return dz
 
     def callback_step(self, t0: torch.Tensor, y0, dt: torch.Tensor) -> None:
-        self._on_step(STEPS_FORWARD, t0, dt, "forward")
+        self._on_step(FORWARD, t0, dt)
 
     def callback_step_adjoint(self, t0: torch.Tensor, y0, dt: torch.Tensor) -> None:
-        self._on_step(STEPS_BACKWARD, t0, dt, "backward")
+        self._on_step(BACKWARD, t0, dt)
         # In the forward pass torchdiffeq's own assertion is caught by ODEBlock.forward; here it
         # would escape from loss.backward() as a bare AssertionError, so check first.
         if self.adaptive and not all(bool(torch.isfinite(part).all()) for part in _parts(y0)):
             raise self.failure("the adjoint state became NaN or Inf (non-finite gradients)", "backward")
 
-    def _on_step(self, counter: int, t0: torch.Tensor, dt: torch.Tensor, phase: str) -> None:
+    def _on_step(self, direction: int, t0: torch.Tensor, dt: torch.Tensor) -> None:
+        counter, phase = (STEPS_FORWARD, "forward") if direction == FORWARD else (STEPS_BACKWARD, "backward")
         self.stats.add(counter)
         self.last_t, self.last_dt = t0, dt
         if self.stats.current(counter) > self.max_steps:
@@ -61,6 +73,17 @@ class _Dynamics:
             # torchdiffeq replaces a NaN/Inf step size by 0: the error estimate itself was non-finite.
             non_finite = "NaN or Inf in a trial step" + (" (field or its gradient)" if phase == "backward" else "")
             raise self.failure(non_finite if bool(dt == 0) else "step size underflow", phase)
+        if self.first_steps is not None and self.accepted[direction] == 1 and not self.proposal_recorded[direction]:
+            # The controller's proposal after the first accepted step: its estimate, from a measured
+            # local error, of the step the dynamics allow near the start of the solve.
+            self.first_steps[direction].copy_(dt.detach())
+            self.proposal_recorded[direction] = True
+
+    def _on_accept(self, direction: int, dt: torch.Tensor) -> None:
+        self.accepted[direction] += 1
+        if self.accepted[direction] == 1:
+            # A one-step solve proposes nothing afterwards; its step (cut at the end) is the estimate.
+            self.first_steps[direction].copy_(dt.detach())
 
     def failure(self, reason: str, phase: str) -> SolverError:
         t = self.last_t
@@ -84,6 +107,14 @@ class ODEBlock(nn.Module):
         seminorm: measure the adjoint's error on the state and its adjoint only, not on the
             parameter gradients (Kidger et al., 2021): fewer backward steps, same gradients to
             tolerance. Adaptive methods with ``adjoint=True`` only.
+        warm_start: in training mode, start each adaptive solve with the step size the error
+            control chose near the start of the previous training solve (forward and adjoint
+            separately) instead of torchdiffeq's deliberately cautious first-step guess. Same
+            method, same tolerance, every step still error-controlled; it saves the guess's extra
+            evaluation and usually a step each way. A step that proves too large is rejected and
+            shrunk as usual. In eval mode every solve starts from the guess, so outputs depend on
+            the input alone. The remembered sizes are the buffer ``first_steps`` (saved with the
+            weights, so a resumed run continues exactly; 0 = none yet).
         max_steps: steps allowed per solve (forward or backward) before ``SolverError``.
         check_finite: check ``z0`` and the result for NaN/Inf (one host sync per call each).
         adjoint_params: tensors ``f`` depends on that are not parameters of the field (needed when
@@ -103,6 +134,7 @@ class ODEBlock(nn.Module):
         atol: float = 1e-4,
         adjoint: bool = True,
         seminorm: bool = True,
+        warm_start: bool = True,
         step_size: float | None = None,
         max_steps: int = 10_000,
         check_finite: bool = True,
@@ -140,6 +172,8 @@ class ODEBlock(nn.Module):
         self.t0, self.t1, self.method = t0, t1, method
         self.rtol, self.atol, self.step_size = float(rtol), float(atol), step_size
         self.adjoint, self.seminorm, self.max_steps, self.check_finite = bool(adjoint), bool(seminorm), max_steps, check_finite
+        self.warm_start = bool(warm_start) and adaptive
+        self.register_buffer("first_steps", torch.zeros(2, dtype=torch.float64))
         self.stats = SolveStats()
         self.extra_adjoint_params = tuple(adjoint_params) if adjoint_params is not None else ()
         if method in fixed.TABLEAUX:
@@ -156,11 +190,15 @@ class ODEBlock(nn.Module):
             self._time_cache[key] = values.to(device=like.device, dtype=like.dtype)
         return self._time_cache[key]
 
-    def _options(self, t: torch.Tensor, backward: bool) -> dict:
+    def _options(self, t: torch.Tensor, backward: bool, warm: bool) -> dict:
         if self.method not in ADAPTIVE_METHODS:
             return {"step_size": self.step_size}
         # One more than ours so that our own, clearer max_steps check fires first.
         options = {"max_num_steps": self.max_steps + 1}
+        first_step = self.first_steps[BACKWARD if backward else FORWARD]
+        if warm and bool(first_step > 0):
+            # A copy: the buffer is overwritten during the solve that starts from it.
+            options["first_step"] = first_step.clone()
         # Land exactly on the end of the solve instead of stepping past it and interpolating back:
         # an overshooting trial step evaluates the field outside [t0, t1] (Nesterov's k(t) is
         # undefined below 0; AdamNODE's v can swing far negative) and wastes evaluations.
@@ -187,19 +225,20 @@ class ODEBlock(nn.Module):
             self.field.validate_layout(z0)
         t = self._times(z0, times)
         self.stats.start_solve()
-        dynamics = _Dynamics(self.field, self.stats, self.method, self.max_steps)
+        warm = self.warm_start and self.training
+        dynamics = _Dynamics(self.field, self.stats, self.method, self.max_steps, self.first_steps if warm else None)
         try:
             if times is None and self.method in fixed.TABLEAUX and not (self.adjoint and torch.is_grad_enabled()):
                 path = (self._solve_fixed_step(dynamics, z0),)
             elif self.adjoint and torch.is_grad_enabled():
                 path = odeint_adjoint(
                     dynamics, z0, t, rtol=self.rtol, atol=self.atol, method=self.method,
-                    options=self._options(t, backward=False), adjoint_options=self._options(t, backward=True),
+                    options=self._options(t, False, warm), adjoint_options=self._options(t, True, warm),
                     adjoint_params=(*self.field.parameters(), *self.extra_adjoint_params),
                 )
             else:
                 path = odeint(dynamics, z0, t, rtol=self.rtol, atol=self.atol, method=self.method,
-                              options=self._options(t, backward=False))
+                              options=self._options(t, False, warm))
         except AssertionError as error:
             raise dynamics.failure(f"torchdiffeq stopped ({error})", "forward") from None
         finally:
@@ -223,7 +262,7 @@ class ODEBlock(nn.Module):
     def extra_repr(self) -> str:
         tol = f"rtol={self.rtol:g}, atol={self.atol:g}" if self.step_size is None else f"step_size={self.step_size:g}"
         return (f"t0={self.t0:g}, t1={self.t1:g}, method={self.method!r}, {tol}, adjoint={self.adjoint}, "
-                f"seminorm={self.seminorm}")
+                f"seminorm={self.seminorm}, warm_start={self.warm_start}")
 
 
 def _parts(y) -> tuple[torch.Tensor, ...]:

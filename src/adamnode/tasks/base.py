@@ -49,13 +49,14 @@ class BlockOptions:
     tol: float = 1e-3
     adjoint: bool = True
     seminorm: bool = True
+    warm_start: bool = True
     step_size: float | None = None
     max_steps: int = 10_000
 
     def kwargs(self) -> dict[str, Any]:
         return dict(method=self.method, rtol=self.tol, atol=self.tol, adjoint=self.adjoint,
                     seminorm=self.seminorm and self.adjoint and self.step_size is None,
-                    step_size=self.step_size, max_steps=self.max_steps)
+                    warm_start=self.warm_start, step_size=self.step_size, max_steps=self.max_steps)
 
 
 class Task(ABC):

@@ -2,8 +2,8 @@
 
 ``presets["paper"]`` holds the authors' settings (SPEC section 3). ``defaults`` are ours, chosen so
 a run fits a CPU, and differ from the paper: 1 epoch instead of 10, tolerance 1e-3 instead of 1e-4
-(MNIST) / 1e-5 (CIFAR-10), seminorm on (fewer backward steps), and on MNIST batch 64 with lr 1e-3
-instead of batch 32 with lr 5e-5 (which learns too little in one epoch). Use ``--preset paper`` to
+(MNIST) / 1e-5 (CIFAR-10), seminorm and warm-started step sizes on (fewer steps), and on MNIST
+batch 64 with lr 1e-3 instead of batch 32 with lr 5e-5 (which learns too little in one epoch). Use ``--preset paper`` to
 reproduce the paper.
 
 ``train_subset`` / ``test_subset`` pick a fixed subset of that size: the first images of one
@@ -67,7 +67,8 @@ class MNISTTask(ImageTask):
     defaults = {"batch_size": 64, "lr": 1e-3, "epochs": 1, "tol": 1e-3, "grad_clip": 10.0, "seed": 7,
                 "method": "dopri5", "adjoint": True, "seminorm": True}
     presets = {"paper": {"batch_size": 32, "lr": 5e-5, "epochs": 10, "tol": 1e-4, "grad_clip": 10.0,
-                         "seed": 7, "lr_decay": 1.0, "method": "dopri5", "adjoint": True, "seminorm": False}}
+                         "seed": 7, "lr_decay": 1.0, "method": "dopri5", "adjoint": True, "seminorm": False,
+                         "warm_start": False}}
 
 
 class CIFAR10Task(ImageTask):
@@ -78,4 +79,5 @@ class CIFAR10Task(ImageTask):
     defaults = {"batch_size": 64, "lr": 1e-3, "lr_decay": 0.95, "lr_decay_every": 1000, "epochs": 1,
                 "tol": 1e-3, "grad_clip": 1.0, "seed": 7, "method": "dopri5", "adjoint": True, "seminorm": True}
     presets = {"paper": {"batch_size": 64, "lr": 1e-3, "lr_decay": 0.95, "lr_decay_every": 1000, "epochs": 10,
-                         "tol": 1e-5, "grad_clip": 1.0, "method": "dopri5", "adjoint": True, "seminorm": False}}
+                         "tol": 1e-5, "grad_clip": 1.0, "method": "dopri5", "adjoint": True, "seminorm": False,
+                         "warm_start": False}}

@@ -45,6 +45,7 @@ class TrainConfig:
     step_size: float | None = None
     adjoint: bool = True
     seminorm: bool = True
+    warm_start: bool = True
     solver_max_steps: int = 10_000
     seed: int = 0
     device: str = "auto"
@@ -72,7 +73,7 @@ class TrainConfig:
 
     def block_options(self) -> BlockOptions:
         return BlockOptions(method=self.method, tol=self.tol, adjoint=self.adjoint, seminorm=self.seminorm,
-                            step_size=self.step_size, max_steps=self.solver_max_steps)
+                            warm_start=self.warm_start, step_size=self.step_size, max_steps=self.solver_max_steps)
 
     def replace(self, **changes: Any) -> "TrainConfig":
         """A copy with ``changes`` applied (task-specific keys allowed), validated again."""

@@ -1,0 +1,139 @@
+"""Warm-started step sizes: fewer evaluations, the same tolerance, pure outputs in eval mode."""
+
+import torch
+from torch import nn
+
+from adamnode import HBNODE, AdamNODE, ODEBlock
+
+B, D = 3, 4
+T1 = 3.0
+
+
+def oscillator(calls: list | None = None) -> tuple[HBNODE, torch.Tensor]:
+    """Linear HBNODE h' = m, m' = -gamma m + A h, and its system matrix (solution expm(t M) z0)."""
+    torch.manual_seed(1)
+    A = -torch.eye(D, dtype=torch.float64) * 4 + 0.3 * torch.randn(D, D, dtype=torch.float64)
+    gamma = 0.3
+
+    def f(t, h):
+        if calls is not None:
+            calls.append(1)
+        return h @ A.T
+
+    M = torch.zeros(2 * D, 2 * D, dtype=torch.float64)
+    M[:D, D:] = torch.eye(D)
+    M[D:, :D] = A
+    M[D:, D:] = -gamma * torch.eye(D)
+    return HBNODE(f, gamma=gamma, learn_gamma=False).double(), M
+
+
+def exact(M: torch.Tensor, z0: torch.Tensor, t: float) -> torch.Tensor:
+    return (torch.linalg.matrix_exp(t * M) @ z0.reshape(len(z0), -1).T).T.reshape(z0.shape)
+
+
+def z0_oscillator() -> torch.Tensor:
+    return torch.randn(B, 2, D, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+
+
+def test_second_solve_starts_from_the_controllers_step_and_keeps_the_tolerance():
+    calls = []
+    field, M = oscillator(calls)
+    block = ODEBlock(field, t1=T1, rtol=1e-6, atol=1e-6, adjoint_params=())
+    z0 = z0_oscillator()
+    errors, nfe, steps = [], [], []
+    for _ in range(2):
+        calls.clear()
+        with torch.no_grad():
+            z1 = block(z0)
+        errors.append((z1 - exact(M, z0, T1)).abs().max().item())
+        nfe.append(len(calls))
+        steps.append(block.stats.steps_forward)
+    # Cold: 1 evaluation to start, 1 for the first-step guess, 6 per step. Warm: no guess.
+    assert nfe == [2 + 6 * steps[0], 1 + 6 * steps[1]]
+    assert steps[1] < steps[0]
+    assert block.first_steps[0] > 0 and block.first_steps[1] == 0  # no adjoint ran
+    assert max(errors) < 1e-4, errors
+
+
+def test_a_first_step_too_large_is_rejected_and_the_answer_keeps_the_tolerance():
+    field, M = oscillator()
+    block = ODEBlock(field, t1=T1, rtol=1e-6, atol=1e-6, adjoint_params=())
+    block.first_steps[0] = T1
+    z0 = z0_oscillator()
+    with torch.no_grad():
+        z1 = block(z0)
+        with_rejections = block.stats.steps_forward
+        assert (z1 - exact(M, z0, T1)).abs().max().item() < 1e-4
+        assert 0 < block.first_steps[0] < T1, "the size remembered is one the error control accepted"
+        block(z0)
+    assert block.stats.steps_forward < with_rejections
+
+
+def test_eval_mode_starts_cold_every_time_so_outputs_depend_on_the_input_alone():
+    field, _ = oscillator()
+    block = ODEBlock(field, t1=T1, rtol=1e-6, atol=1e-6, adjoint_params=())
+    z0 = z0_oscillator()
+    with torch.no_grad():
+        cold = ODEBlock(field, t1=T1, rtol=1e-6, atol=1e-6, adjoint_params=()).eval()(z0)
+        block(z0)
+        trained = block(z0)
+        remembered = block.first_steps.clone()
+        block.eval()
+        first, second = block(z0), block(z0)
+    assert not torch.equal(trained, cold), "the second training-mode solve took the warm-started path"
+    assert torch.equal(first, cold) and torch.equal(second, cold)
+    assert torch.equal(block.first_steps, remembered), "eval solves leave the training state alone"
+
+
+def test_warm_start_off_leaves_no_history():
+    field, _ = oscillator()
+    block = ODEBlock(field, t1=T1, rtol=1e-6, atol=1e-6, adjoint_params=(), warm_start=False)
+    z0 = z0_oscillator()
+    with torch.no_grad():
+        assert torch.equal(block(z0), block(z0))
+    assert not block.first_steps.any()
+    assert not ODEBlock(field, method="rk4", step_size=0.5, adjoint_params=(), seminorm=False).warm_start
+
+
+class MLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(D + 1, 32), nn.Tanh(), nn.Linear(32, D))
+
+    def forward(self, t, h):
+        return self.net(torch.cat([h, t.expand(h.shape[0], 1)], dim=1))
+
+
+def gradients(block: ODEBlock, z0: torch.Tensor) -> torch.Tensor:
+    block.field.zero_grad()
+    block(z0).pow(2).sum().backward()
+    return torch.cat([p.grad.flatten() for p in block.field.parameters()])
+
+
+def test_warm_started_adjoint_keeps_its_gradients_and_saves_backward_evaluations():
+    torch.manual_seed(4)
+    field = AdamNODE(MLP()).double()
+    z0 = field.initial_state(torch.randn(B, D, dtype=torch.float64), torch.randn(B, D, dtype=torch.float64))
+    direct = gradients(ODEBlock(field, rtol=1e-12, atol=1e-12, adjoint=False, seminorm=False).eval(), z0)
+    block = ODEBlock(field, rtol=1e-8, atol=1e-8)
+    cold = gradients(block, z0)
+    cold_nfe = block.stats.nfe_backward
+    assert block.first_steps[1] > 0
+    warm = gradients(block, z0)
+    assert block.stats.nfe_backward < cold_nfe
+    for estimate in (cold, warm):
+        assert ((estimate - direct).norm() / direct.norm()).item() < 1e-5
+
+
+def test_remembered_steps_travel_with_the_state_dict():
+    field, _ = oscillator()
+    z0 = z0_oscillator()
+    block = ODEBlock(field, t1=T1, rtol=1e-6, atol=1e-6, adjoint_params=())
+    with torch.no_grad():
+        block(z0)
+        resumed = ODEBlock(field, t1=T1, rtol=1e-6, atol=1e-6, adjoint_params=())
+        resumed.load_state_dict(block.state_dict())
+        fresh = ODEBlock(field, t1=T1, rtol=1e-6, atol=1e-6, adjoint_params=())
+        continued = resumed(z0)
+        assert torch.equal(continued, block(z0))
+        assert not torch.equal(continued, fresh(z0))
