@@ -1,9 +1,12 @@
 """Warm-started step sizes: fewer evaluations, the same tolerance, pure outputs in eval mode."""
 
+import pytest
 import torch
 from torch import nn
+from torchdiffeq import odeint
 
 from adamnode import HBNODE, AdamNODE, ODEBlock
+from adamnode.solve import SolverError
 
 B, D = 3, 4
 T1 = 3.0
@@ -137,3 +140,100 @@ def test_remembered_steps_travel_with_the_state_dict():
         continued = resumed(z0)
         assert torch.equal(continued, block(z0))
         assert not torch.equal(continued, fresh(z0))
+
+
+def sinh_field() -> HBNODE:
+    """h'' = -gamma h' - sinh(h): tame near 0, explosive far from it."""
+
+    class MinusSinh(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scale = nn.Parameter(torch.ones((), dtype=torch.float64))
+
+        def forward(self, t, h):
+            return -self.scale * torch.sinh(h)
+
+    return HBNODE(MinusSinh(), learn_gamma=False).double()
+
+
+def resting_at(field: HBNODE, height: float) -> torch.Tensor:
+    return field.initial_state(torch.full((2, 3), height, dtype=torch.float64), torch.zeros(2, 3, dtype=torch.float64))
+
+
+def test_a_forward_solve_that_fails_from_a_remembered_step_is_redone_cold():
+    field = sinh_field()
+    block = ODEBlock(field, rtol=1e-6, atol=1e-6, adjoint=False)
+    far = resting_at(field, 8.0)
+    with torch.no_grad():
+        block(resting_at(field, 0.1))  # remembers a step far too large for the start at 8
+        out = block(far)
+        cold = ODEBlock(field, rtol=1e-6, atol=1e-6, adjoint=False).eval()(far)
+    assert block.stats.solves == 3, "the warm attempt failed and was redone"
+    assert torch.equal(out, cold)
+
+
+def test_a_backward_solve_that_fails_from_a_remembered_step_says_so_and_forgets_it():
+    field = sinh_field()
+    z0 = resting_at(field, 8.0).requires_grad_(True)
+    block = ODEBlock(field, rtol=1e-6, atol=1e-6)
+    block.first_steps[1] = 0.5  # a trial step this large overflows: sinh of Inf
+    with pytest.raises(SolverError, match="warm-started") as failure:
+        block(z0).sum().backward()
+    assert failure.value.warm_started and failure.value.phase == "backward"
+    assert block.first_steps[1] == 0
+    field.zero_grad()
+    block(z0).sum().backward()
+    assert torch.isfinite(field.f.scale.grad) and torch.isfinite(z0.grad).all()
+
+
+def test_an_overflowing_step_is_never_accepted():
+    """torchdiffeq scales the error by |y1|: an Inf trial state gives error ratio 0 and passes."""
+    field = sinh_field()
+    z0 = resting_at(field, 8.0).requires_grad_(True)
+    block = ODEBlock(field, rtol=1e-6, atol=1e-6)
+    block.first_steps[1] = 1.0  # the whole interval in one step: accepted by torchdiffeq, NaN gradients
+    with pytest.raises(SolverError, match="non-finite"):
+        block(z0).sum().backward()
+
+
+def test_a_trajectorys_adjoint_records_no_backward_size():
+    field = AdamNODE(MLP()).double()
+    z0 = field.initial_state(torch.randn(B, D, dtype=torch.float64), torch.randn(B, D, dtype=torch.float64))
+    block = ODEBlock(field, rtol=1e-6, atol=1e-6)
+    for _ in range(2):
+        block(z0, torch.tensor([0.0, 0.3, 0.7, 1.0], dtype=torch.float64)).pow(2).sum().backward()
+    # One backward solve per interval: what follows the first accepted step is another interval's start.
+    assert block.first_steps[0] > 0 and block.first_steps[1] == 0
+
+
+def test_the_remembered_size_is_torchdiffeqs_proposal_after_the_first_accepted_step():
+    field, _ = oscillator()
+    z0 = z0_oscillator()
+    attempted = []
+
+    class Recording(nn.Module):
+        def forward(self, t, z):
+            return field(t, z)
+
+        def callback_step(self, t0, y0, dt):
+            attempted.append(dt.item())
+
+    accepted = []
+    recorder = Recording()
+    recorder.callback_accept_step = lambda t0, y0, dt: accepted.append(len(attempted))
+    odeint(recorder, z0, torch.tensor([0.0, T1], dtype=torch.float64), rtol=1e-6, atol=1e-6,
+           options={"step_t": torch.tensor([T1], dtype=torch.float64)})
+    block = ODEBlock(field, t1=T1, rtol=1e-6, atol=1e-6, adjoint_params=())
+    with torch.no_grad():
+        block(z0)
+    assert len(accepted) > 1
+    assert block.first_steps[0].item() == attempted[accepted[0]]  # the attempt after the first acceptance
+
+
+def test_weights_saved_before_warm_starts_existed_still_load():
+    field, _ = oscillator()
+    block = ODEBlock(field, t1=T1, adjoint_params=())
+    old = {key: value for key, value in block.state_dict().items() if key != "first_steps"}
+    block.first_steps.fill_(0.5)
+    block.load_state_dict(old)
+    assert not block.first_steps.any()

@@ -10,10 +10,11 @@ import signal
 import pytest
 import torch
 
+from adamnode.solve import SolverError
 from adamnode.tasks.spheres import SpheresTask
 from adamnode.training.checkpoint import load_checkpoint
 from adamnode.training.config import resolve_config
-from adamnode.training.errors import Diverged, Interrupted
+from adamnode.training.errors import Diverged, Interrupted, RunError
 from adamnode.training.metrics import read_metrics
 from adamnode.training.run import resumed_config, train_run
 from adamnode.training.trainer import Trainer
@@ -103,6 +104,33 @@ def test_non_finite_gradient_stops_the_run_before_it_corrupts_the_weights(tmp_pa
         train_run(config(epochs=2, adjoint=False), run_dir, show_progress=False, log=None)
     state = load_checkpoint(run_dir / "checkpoint.pt")
     assert all(bool(torch.isfinite(tensor).all()) for tensor in state["model"].values())
+
+
+@pytest.mark.parametrize("warm_started", [True, False])
+def test_a_failed_warm_started_backward_redoes_the_batch_once(tmp_path, monkeypatch, warm_started):
+    clean = train_run(config(epochs=1), tmp_path / "clean", show_progress=False, log=None)
+    update, calls = Trainer._update, []
+
+    def update_failing_once(self, loss):
+        calls.append(1)
+        if len(calls) == 3:
+            raise SolverError("step size underflow", t=0.5, dt=1e-12, nfe=40, phase="backward", method="dopri5",
+                              warm_started=warm_started)
+        update(self, loss)
+
+    monkeypatch.setattr(Trainer, "_update", update_failing_once)
+    if not warm_started:
+        with pytest.raises(RunError, match="backward solve failed: step size underflow"):
+            train_run(config(epochs=1), tmp_path / "cold", show_progress=False, log=None)
+        return
+    retried = train_run(config(epochs=1), tmp_path / "retried", show_progress=False, log=None)
+    assert len(calls) == 4 + 1  # four steps, one of them twice
+    rows = [read_metrics(path / "metrics.csv")[0] for path in (tmp_path / "clean", tmp_path / "retried")]
+    # The same batches and updates; the retry's forward starts from the failed attempt's step size.
+    assert rows[1]["train_loss"] == pytest.approx(rows[0]["train_loss"], rel=1e-3)
+    assert rows[0]["steps"] == rows[1]["steps"]
+    assert rows[1]["nfe_forward"] > rows[0]["nfe_forward"], "the failed attempt's evaluations are counted"
+    assert clean["status"] == retried["status"] == "complete"
 
 
 def test_max_steps_and_subsets_bound_the_work(tmp_path):

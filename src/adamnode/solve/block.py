@@ -30,17 +30,21 @@ class _Dynamics:
     """
 
     def __init__(self, field: VectorField, stats: SolveStats, method: str, max_steps: int,
-                 first_steps: torch.Tensor | None = None):
+                 first_steps: torch.Tensor | None = None, record: tuple[bool, bool] = (False, False),
+                 warm: tuple[bool, bool] = (False, False)):
         self.field, self.stats, self.method, self.max_steps = field, stats, method, max_steps
         self.adaptive = method in ADAPTIVE_METHODS
         self.in_forward = True
         self.last_t = self.last_dt = self.last_eval_t = math.nan
         self.last_dz: torch.Tensor | None = None
-        # Where to record each direction's step size for the next solve's warm start (or None).
-        self.first_steps = first_steps
+        # Per direction (FORWARD, BACKWARD): whether to record the step size for the next solve's
+        # warm start into first_steps, and whether this solve started from a remembered size.
+        self.first_steps, self.record, self.warm = first_steps, record, warm
         self.accepted = [0, 0]
         self.proposal_recorded = [False, False]
-        if self.adaptive and first_steps is not None:
+        # Whether every evaluation of the current step was finite (a device flag: no sync per call).
+        self.step_finite: torch.Tensor | None = None
+        if self.adaptive:
             # Set only here: torchdiffeq warns about callbacks a solver does not support.
             self.callback_accept_step = lambda t0, y0, dt: self._on_accept(FORWARD, dt)
             self.callback_accept_step_adjoint = lambda t0, y0, dt: self._on_accept(BACKWARD, dt)
@@ -50,6 +54,9 @@ class _Dynamics:
         self.stats.add(NFE_FORWARD if self.in_forward else NFE_BACKWARD)
         dz = self.field(t, z)
         self.last_eval_t, self.last_dz = t, dz.detach()
+        if self.adaptive:
+            finite = torch.isfinite(self.last_dz).all()
+            self.step_finite = finite if self.step_finite is None else self.step_finite & finite
         return dz
 
     def callback_step(self, t0: torch.Tensor, y0, dt: torch.Tensor) -> None:
@@ -65,6 +72,7 @@ class _Dynamics:
     def _on_step(self, direction: int, t0: torch.Tensor, dt: torch.Tensor) -> None:
         counter, phase = (STEPS_FORWARD, "forward") if direction == FORWARD else (STEPS_BACKWARD, "backward")
         self.stats.add(counter)
+        self.step_finite = None
         self.last_t, self.last_dt = t0, dt
         if self.stats.current(counter) > self.max_steps:
             raise self.failure(f"more than max_steps={self.max_steps} steps", phase)
@@ -73,15 +81,19 @@ class _Dynamics:
             # torchdiffeq replaces a NaN/Inf step size by 0: the error estimate itself was non-finite.
             non_finite = "NaN or Inf in a trial step" + (" (field or its gradient)" if phase == "backward" else "")
             raise self.failure(non_finite if bool(dt == 0) else "step size underflow", phase)
-        if self.first_steps is not None and self.accepted[direction] == 1 and not self.proposal_recorded[direction]:
+        if self.record[direction] and self.accepted[direction] == 1 and not self.proposal_recorded[direction]:
             # The controller's proposal after the first accepted step: its estimate, from a measured
             # local error, of the step the dynamics allow near the start of the solve.
             self.first_steps[direction].copy_(dt.detach())
             self.proposal_recorded[direction] = True
 
     def _on_accept(self, direction: int, dt: torch.Tensor) -> None:
+        # A trial step that overflows to Inf makes torchdiffeq's error scale Inf and its error
+        # ratio 0, so it would be accepted and pass NaN on (seen with an oversized first step).
+        if self.step_finite is not None and not bool(self.step_finite):
+            raise self.failure("non-finite derivative in an accepted step", "forward" if direction == FORWARD else "backward")
         self.accepted[direction] += 1
-        if self.accepted[direction] == 1:
+        if self.record[direction] and self.accepted[direction] == 1:
             # A one-step solve proposes nothing afterwards; its step (cut at the end) is the estimate.
             self.first_steps[direction].copy_(dt.detach())
 
@@ -90,8 +102,13 @@ class _Dynamics:
         if self.last_dz is not None and not bool(torch.isfinite(self.last_dz).all()):
             reason, t = "non-finite derivative (the vector field returned NaN or Inf)", self.last_eval_t
         nfe = self.stats.current(NFE_FORWARD if phase == "forward" else NFE_BACKWARD)
+        direction = FORWARD if phase == "forward" else BACKWARD
+        warm_started = self.warm[direction]
+        if warm_started:
+            # The remembered size may not suit this input; the next solve starts from the guess.
+            self.first_steps[direction].zero_()
         return SolverError(reason, t=_as_float(t), dt=_as_float(self.last_dt), nfe=nfe,
-                           phase=phase, method=self.method)
+                           phase=phase, method=self.method, warm_started=warm_started)
 
 
 class ODEBlock(nn.Module):
@@ -190,15 +207,13 @@ class ODEBlock(nn.Module):
             self._time_cache[key] = values.to(device=like.device, dtype=like.dtype)
         return self._time_cache[key]
 
-    def _options(self, t: torch.Tensor, backward: bool, warm: bool) -> dict:
+    def _options(self, t: torch.Tensor, backward: bool, first_step: torch.Tensor | None = None) -> dict:
         if self.method not in ADAPTIVE_METHODS:
             return {"step_size": self.step_size}
         # One more than ours so that our own, clearer max_steps check fires first.
         options = {"max_num_steps": self.max_steps + 1}
-        first_step = self.first_steps[BACKWARD if backward else FORWARD]
-        if warm and bool(first_step > 0):
-            # A copy: the buffer is overwritten during the solve that starts from it.
-            options["first_step"] = first_step.clone()
+        if first_step is not None:
+            options["first_step"] = first_step
         # Land exactly on the end of the solve instead of stepping past it and interpolating back:
         # an overshooting trial step evaluates the field outside [t0, t1] (Nesterov's k(t) is
         # undefined below 0; AdamNODE's v can swing far negative) and wastes evaluations.
@@ -224,21 +239,38 @@ class ODEBlock(nn.Module):
         else:
             self.field.validate_layout(z0)
         t = self._times(z0, times)
-        self.stats.start_solve()
-        warm = self.warm_start and self.training
-        dynamics = _Dynamics(self.field, self.stats, self.method, self.max_steps, self.first_steps if warm else None)
         try:
-            if times is None and self.method in fixed.TABLEAUX and not (self.adjoint and torch.is_grad_enabled()):
+            return self._solve(z0, t, times is None)
+        except SolverError as error:
+            if not (error.warm_started and error.phase == "forward"):
+                raise
+        # A remembered first step can be too large for this input (a trial step overflows where the
+        # cautious guess would not); _Dynamics.failure has forgotten it, so this solve starts cold.
+        return self._solve(z0, t, times is None)
+
+    def _solve(self, z0: torch.Tensor, t: torch.Tensor, endpoint_only: bool) -> torch.Tensor:
+        self.stats.start_solve()
+        adjoint = self.adjoint and torch.is_grad_enabled()
+        warm = self.warm_start and self.training
+        # The adjoint of a trajectory runs one backward solve per output interval; the step after
+        # the first accepted one of such a pass would be the next interval's start, not a proposal.
+        record = (warm, warm and adjoint and len(t) == 2)
+        first_steps = [self._remembered(direction, record[direction]) for direction in (FORWARD, BACKWARD)]
+        dynamics = _Dynamics(self.field, self.stats, self.method, self.max_steps, self.first_steps, record,
+                             warm=(first_steps[FORWARD] is not None, first_steps[BACKWARD] is not None))
+        try:
+            if endpoint_only and self.method in fixed.TABLEAUX and not adjoint:
                 path = (self._solve_fixed_step(dynamics, z0),)
-            elif self.adjoint and torch.is_grad_enabled():
+            elif adjoint:
                 path = odeint_adjoint(
                     dynamics, z0, t, rtol=self.rtol, atol=self.atol, method=self.method,
-                    options=self._options(t, False, warm), adjoint_options=self._options(t, True, warm),
+                    options=self._options(t, False, first_steps[FORWARD]),
+                    adjoint_options=self._options(t, True, first_steps[BACKWARD]),
                     adjoint_params=(*self.field.parameters(), *self.extra_adjoint_params),
                 )
             else:
                 path = odeint(dynamics, z0, t, rtol=self.rtol, atol=self.atol, method=self.method,
-                              options=self._options(t, False, warm))
+                              options=self._options(t, False, first_steps[FORWARD]))
         except AssertionError as error:
             raise dynamics.failure(f"torchdiffeq stopped ({error})", "forward") from None
         finally:
@@ -246,7 +278,20 @@ class ODEBlock(nn.Module):
             dynamics.in_forward = False
         if self.check_finite and not bool(torch.isfinite(path[-1]).all()):
             raise dynamics.failure("the solution became NaN or Inf", "forward")
-        return path[-1] if times is None else path
+        return path[-1] if endpoint_only else path
+
+    def _remembered(self, direction: int, active: bool) -> torch.Tensor | None:
+        """The step size to start ``direction``'s solve with, or None for torchdiffeq's guess."""
+        if not active:
+            return None
+        size = self.first_steps[direction]
+        # A copy: the buffer is overwritten during the solve that starts from it.
+        return size.clone() if bool(size > 0) else None
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Weights saved before warm starts existed load as "nothing remembered yet".
+        state_dict.setdefault(prefix + "first_steps", torch.zeros_like(self.first_steps))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def _solve_fixed_step(self, dynamics: _Dynamics, z0: torch.Tensor) -> torch.Tensor:
         return fixed.integrate(dynamics, z0, self._cached_times("stages", z0), self._fixed_steps, self.method,

@@ -226,6 +226,8 @@ def one_line(error: BaseException) -> str:
 
 def config_from_settings(settings: dict[str, Any]) -> TrainConfig:
     """Rebuild the config of a run from its saved flat settings (``TrainConfig.settings()``)."""
+    # Runs saved before warm starts existed solved cold; resuming them must not change that.
+    settings = {"warm_start": False, **settings}
     return _build(settings, set(settings) - set(CORE_KEYS))
 
 

@@ -135,7 +135,15 @@ class Trainer:
         # DDP averages the ranks' gradients; weighting each rank's mean by its share of the batch
         # turns that average into the gradient of the global batch's mean, split evenly or not.
         weight = count * world_size() / len(index)
-        self._update(loss if weight == 1 else loss * weight)
+        try:
+            self._update(loss if weight == 1 else loss * weight)
+        except SolverError as error:
+            # A warm-started adjoint solve can fail where torchdiffeq's cautious first step would
+            # not; the block has forgotten the size, so the batch is redone once, cold. Not under
+            # DDP: the other ranks already wait in the gradient all-reduce.
+            if not (error.warm_started and world_size() == 1):
+                raise
+            return self._step(index)
         nfe_forward, nfe_backward, stops = all_sum([*self.counter.since_last(), int(self.stop.requested)],
                                                    self.device)
         self.stopping = stops > 0
