@@ -129,9 +129,12 @@ class ODEBlock(nn.Module):
             separately) instead of torchdiffeq's deliberately cautious first-step guess. Same
             method, same tolerance, every step still error-controlled; it saves the guess's extra
             evaluation and usually a step each way. A step that proves too large is rejected and
-            shrunk as usual. In eval mode every solve starts from the guess, so outputs depend on
-            the input alone. The remembered sizes are the buffer ``first_steps`` (saved with the
-            weights, so a resumed run continues exactly; 0 = none yet).
+            shrunk as usual; one that overflows fails the solve, which is then redone cold (forward)
+            or raises a ``SolverError`` with ``warm_started=True`` after forgetting the size
+            (adjoint; the trainer redoes the batch). In eval mode every solve starts from the
+            guess, so outputs depend on the input alone. The remembered sizes are the buffer
+            ``first_steps`` (saved with the weights, so a resumed run continues exactly; 0 = none
+            yet; trajectories record no adjoint size).
         max_steps: steps allowed per solve (forward or backward) before ``SolverError``.
         check_finite: check ``z0`` and the result for NaN/Inf (one host sync per call each).
         adjoint_params: tensors ``f`` depends on that are not parameters of the field (needed when
