@@ -13,7 +13,7 @@ import torch
 from adamnode.solve import SolverError
 from adamnode.tasks.spheres import SpheresTask
 from adamnode.training.checkpoint import load_checkpoint
-from adamnode.training.config import resolve_config
+from adamnode.training.config import config_from_settings, resolve_config
 from adamnode.training.errors import Diverged, Interrupted, RunError
 from adamnode.training.metrics import read_metrics
 from adamnode.training.run import resumed_config, train_run
@@ -131,6 +131,16 @@ def test_a_failed_warm_started_backward_redoes_the_batch_once(tmp_path, monkeypa
     assert rows[0]["steps"] == rows[1]["steps"]
     assert rows[1]["nfe_forward"] > rows[0]["nfe_forward"], "the failed attempt's evaluations are counted"
     assert clean["status"] == retried["status"] == "complete"
+
+
+def test_a_resumed_run_may_turn_warm_starts_off_and_old_runs_stay_cold(tmp_path):
+    train_run(config(epochs=1), tmp_path / "run", show_progress=False, log=None)
+    resumed, state = resumed_config(tmp_path / "run", {"epochs": 2, "warm_start": False})
+    assert not resumed.warm_start
+    assert train_run(resumed, tmp_path / "run", resume_state=state, show_progress=False, log=None)["status"] == "complete"
+    saved_before_warm_starts = {key: value for key, value in config().settings().items() if key != "warm_start"}
+    assert not config_from_settings(saved_before_warm_starts).warm_start
+    assert config().warm_start
 
 
 def test_max_steps_and_subsets_bound_the_work(tmp_path):
