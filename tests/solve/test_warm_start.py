@@ -237,3 +237,22 @@ def test_weights_saved_before_warm_starts_existed_still_load():
     block.first_steps.fill_(0.5)
     block.load_state_dict(old)
     assert not block.first_steps.any()
+
+
+def test_a_one_step_solve_remembers_its_step():
+    field, _ = oscillator()
+    block = ODEBlock(field, t1=0.01, rtol=1e-3, atol=1e-3, adjoint_params=())
+    block.first_steps[0] = 5.0  # far past the end: the step is cut to the interval
+    with torch.no_grad():
+        block(z0_oscillator())
+    assert block.stats.steps_forward == 1
+    assert block.first_steps[0].item() == pytest.approx(0.01)
+
+
+def test_running_out_of_steps_is_not_redone():
+    field, _ = oscillator()
+    block = ODEBlock(field, t1=T1, rtol=1e-9, atol=1e-9, adjoint_params=(), max_steps=3)
+    block.first_steps[0] = 0.01
+    with torch.no_grad(), pytest.raises(SolverError, match="max_steps=3"):
+        block(z0_oscillator())
+    assert block.stats.solves == 1

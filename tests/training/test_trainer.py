@@ -133,6 +133,16 @@ def test_a_failed_warm_started_backward_redoes_the_batch_once(tmp_path, monkeypa
     assert clean["status"] == retried["status"] == "complete"
 
 
+def test_a_batch_is_redone_once_only(tmp_path, monkeypatch):
+    def update_failing(self, loss):
+        raise SolverError("step size underflow", t=0.5, dt=1e-12, nfe=40, phase="backward", method="dopri5",
+                          warm_started=True)
+
+    monkeypatch.setattr(Trainer, "_update", update_failing)
+    with pytest.raises(RunError, match="epoch 1, step 1: dopri5 backward solve failed"):
+        train_run(config(epochs=1), tmp_path / "run", show_progress=False, log=None)
+
+
 def test_a_resumed_run_may_turn_warm_starts_off_and_old_runs_stay_cold(tmp_path):
     train_run(config(epochs=1), tmp_path / "run", show_progress=False, log=None)
     resumed, state = resumed_config(tmp_path / "run", {"epochs": 2, "warm_start": False})

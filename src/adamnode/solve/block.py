@@ -19,6 +19,7 @@ ADAPTIVE_METHODS = ("dopri5", "dopri8", "bosh3", "fehlberg2", "adaptive_heun")
 FIXED_STEP_METHODS = ("euler", "midpoint", "heun2", "heun3", "rk4", "explicit_adams", "implicit_adams")
 # Rows of ODEBlock.first_steps.
 FORWARD, BACKWARD = 0, 1
+MAX_STEPS_REASON = "more than max_steps"
 
 
 class _Dynamics:
@@ -75,7 +76,7 @@ class _Dynamics:
         self.step_finite = None
         self.last_t, self.last_dt = t0, dt
         if self.stats.current(counter) > self.max_steps:
-            raise self.failure(f"more than max_steps={self.max_steps} steps", phase)
+            raise self.failure(f"{MAX_STEPS_REASON}={self.max_steps} steps", phase)
         # torchdiffeq would stop here with a bare AssertionError; raise ours with the diagnosis.
         if self.adaptive and bool(t0 + dt == t0):
             # torchdiffeq replaces a NaN/Inf step size by 0: the error estimate itself was non-finite.
@@ -245,7 +246,8 @@ class ODEBlock(nn.Module):
         try:
             return self._solve(z0, t, times is None)
         except SolverError as error:
-            if not (error.warm_started and error.phase == "forward"):
+            # Running out of steps has nothing to do with how the solve started.
+            if not (error.warm_started and error.phase == "forward") or error.reason.startswith(MAX_STEPS_REASON):
                 raise
         # A remembered first step can be too large for this input (a trial step overflows where the
         # cautious guess would not); _Dynamics.failure has forgotten it, so this solve starts cold.

@@ -112,7 +112,7 @@ class Trainer:
                 bar.set_postfix(loss=f"{self.totals.mean_loss:.4f}", nfe=f"{nfe_forward:g}/{nfe_backward:g}",
                                 refresh=False)
 
-    def _step(self, index: torch.Tensor) -> tuple[float, float]:
+    def _step(self, index: torch.Tensor, may_redo: bool = True) -> tuple[float, float]:
         """One update on the global batch ``index``; returns its NFE (forward, backward), mean over ranks."""
         part, count = shard(index)
         inputs, targets = self.train_split.batch(part)
@@ -135,15 +135,19 @@ class Trainer:
         # DDP averages the ranks' gradients; weighting each rank's mean by its share of the batch
         # turns that average into the gradient of the global batch's mean, split evenly or not.
         weight = count * world_size() / len(index)
+        redo = False
         try:
             self._update(loss if weight == 1 else loss * weight)
         except SolverError as error:
             # A warm-started adjoint solve can fail where torchdiffeq's cautious first step would
             # not; the block has forgotten the size, so the batch is redone once, cold. Not under
             # DDP: the other ranks already wait in the gradient all-reduce.
-            if not (error.warm_started and world_size() == 1):
+            if not (error.warm_started and may_redo and world_size() == 1):
                 raise
-            return self._step(index)
+            redo = True
+        if redo:
+            del output, loss  # this attempt's activations, before the redo builds its own
+            return self._step(index, may_redo=False)
         nfe_forward, nfe_backward, stops = all_sum([*self.counter.since_last(), int(self.stop.requested)],
                                                    self.device)
         self.stopping = stops > 0
