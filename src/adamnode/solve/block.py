@@ -17,8 +17,9 @@ from .stats import NFE_BACKWARD, NFE_FORWARD, STEPS_BACKWARD, STEPS_FORWARD, Sol
 
 ADAPTIVE_METHODS = ("dopri5", "dopri8", "bosh3", "fehlberg2", "adaptive_heun")
 FIXED_STEP_METHODS = ("euler", "midpoint", "heun2", "heun3", "rk4", "explicit_adams", "implicit_adams")
-# Rows of ODEBlock.first_steps.
+# Directions of a solve: rows of ODEBlock.first_steps, indices of PHASES.
 FORWARD, BACKWARD = 0, 1
+PHASES = ("forward", "backward")
 MAX_STEPS_REASON = "more than max_steps"
 
 
@@ -71,7 +72,7 @@ class _Dynamics:
             raise self.failure("the adjoint state became NaN or Inf (non-finite gradients)", "backward")
 
     def _on_step(self, direction: int, t0: torch.Tensor, dt: torch.Tensor) -> None:
-        counter, phase = (STEPS_FORWARD, "forward") if direction == FORWARD else (STEPS_BACKWARD, "backward")
+        counter, phase = (STEPS_FORWARD, STEPS_BACKWARD)[direction], PHASES[direction]
         self.stats.add(counter)
         self.step_finite = None
         self.last_t, self.last_dt = t0, dt
@@ -92,7 +93,7 @@ class _Dynamics:
         # A trial step that overflows to Inf makes torchdiffeq's error scale Inf and its error
         # ratio 0, so it would be accepted and pass NaN on (seen with an oversized first step).
         if self.step_finite is not None and not bool(self.step_finite):
-            raise self.failure("non-finite derivative in an accepted step", "forward" if direction == FORWARD else "backward")
+            raise self.failure("non-finite derivative in an accepted step", PHASES[direction])
         self.accepted[direction] += 1
         if self.record[direction] and self.accepted[direction] == 1:
             # A one-step solve proposes nothing afterwards; its step (cut at the end) is the estimate.
@@ -102,8 +103,8 @@ class _Dynamics:
         t = self.last_t
         if self.last_dz is not None and not bool(torch.isfinite(self.last_dz).all()):
             reason, t = "non-finite derivative (the vector field returned NaN or Inf)", self.last_eval_t
-        nfe = self.stats.current(NFE_FORWARD if phase == "forward" else NFE_BACKWARD)
-        direction = FORWARD if phase == "forward" else BACKWARD
+        direction = PHASES.index(phase)
+        nfe = self.stats.current((NFE_FORWARD, NFE_BACKWARD)[direction])
         warm_started = self.warm[direction]
         if warm_started:
             # The remembered size may not suit this input; the next solve starts from the guess.

@@ -11,7 +11,8 @@ from .config import TrainConfig, config_from_settings
 from .distributed import barrier
 from .errors import ConfigError, Interrupted, RunError
 from .files import read_json, write_json
-from .run import COMPARISON_FILE, CONFIG_FILE, SUMMARY_FILE, prepare_output, resumed_config, train_run, with_resume_changes
+from .run import (COMPARISON_FILE, CONFIG_FILE, SUMMARY_FILE, prepare_output, resumed_config, train_run,
+                  with_resume_changes)
 
 #: Outcomes a resumed comparison keeps instead of running again: retrying would fail the same way.
 FINAL_FAILURES = ("diverged", "solver_failed")
