@@ -261,22 +261,22 @@ class ODEBlock(nn.Module):
         # The adjoint of a trajectory runs one backward solve per output interval; the step after
         # the first accepted one of such a pass would be the next interval's start, not a proposal.
         record = (warm, warm and adjoint and len(t) == 2)
-        first_steps = [self._remembered(direction, record[direction]) for direction in (FORWARD, BACKWARD)]
+        starts = [self._remembered(direction, record[direction]) for direction in (FORWARD, BACKWARD)]
         dynamics = _Dynamics(self.field, self.stats, self.method, self.max_steps, self.first_steps, record,
-                             warm=(first_steps[FORWARD] is not None, first_steps[BACKWARD] is not None))
+                             warm=(starts[FORWARD] is not None, starts[BACKWARD] is not None))
         try:
             if endpoint_only and self.method in fixed.TABLEAUX and not adjoint:
                 path = (self._solve_fixed_step(dynamics, z0),)
             elif adjoint:
                 path = odeint_adjoint(
                     dynamics, z0, t, rtol=self.rtol, atol=self.atol, method=self.method,
-                    options=self._options(t, False, first_steps[FORWARD]),
-                    adjoint_options=self._options(t, True, first_steps[BACKWARD]),
+                    options=self._options(t, False, starts[FORWARD]),
+                    adjoint_options=self._options(t, True, starts[BACKWARD]),
                     adjoint_params=(*self.field.parameters(), *self.extra_adjoint_params),
                 )
             else:
                 path = odeint(dynamics, z0, t, rtol=self.rtol, atol=self.atol, method=self.method,
-                              options=self._options(t, False, first_steps[FORWARD]))
+                              options=self._options(t, False, starts[FORWARD]))
         except AssertionError as error:
             raise dynamics.failure(f"torchdiffeq stopped ({error})", "forward") from None
         finally:
