@@ -3,11 +3,11 @@
 from .models import (
     ANODE, GHBNODE, HBNODE, NODE, SONODE, AdamNODE, GNesterovNODE, NesterovNODE, VectorField, augment,
 )
-from .solve import ODEBlock, SolverError, SolveStats
+from .solve import FailureKind, ODEBlock, SolverError, SolverOptions, SolveStats
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "ANODE", "AdamNODE", "GHBNODE", "GNesterovNODE", "HBNODE", "NODE", "NesterovNODE", "ODEBlock",
-    "SONODE", "SolveStats", "SolverError", "VectorField", "augment", "__version__",
+    "ANODE", "AdamNODE", "FailureKind", "GHBNODE", "GNesterovNODE", "HBNODE", "NODE", "NesterovNODE",
+    "ODEBlock", "SONODE", "SolveStats", "SolverError", "SolverOptions", "VectorField", "augment", "__version__",
 ]

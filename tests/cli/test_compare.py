@@ -58,20 +58,3 @@ def test_missing_subcommand_module_leaves_the_others_working(monkeypatch, capsys
 def test_python_dash_m_runs_the_command():
     result = adamnode("--version")
     assert result.returncode == 0 and result.stdout.startswith("adamnode ")
-
-
-def test_resuming_without_warm_starts_retries_warm_solver_failures(tmp_path, capsys):
-    out = str(tmp_path / "cmp")
-    failing = (*TINY, "--models", "adamnode", "--seeds", "1", "--epochs", "1", "--solver-max-steps", "1")
-
-    def compare_output(*args: str) -> str:
-        capsys.readouterr()
-        with pytest.raises(SystemExit):
-            main(["compare", *args])
-        return capsys.readouterr().out
-
-    compare_output(*failing, "--out", out)
-    assert "kept from the earlier attempt: solver_failed" in compare_output("--resume", out)
-    # Cold solves could succeed where warm ones failed, so the run is resumed (and fails again here).
-    retried = compare_output("--resume", out, "--no-warm-start")
-    assert "FAILED" in retried and "kept from the earlier attempt" not in retried and "max_steps=1" in retried

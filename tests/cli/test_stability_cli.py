@@ -1,17 +1,17 @@
 """``adamnode stability``: outputs on the real recording, and one-line errors for bad input."""
 
-import argparse
-
 import pytest
 
-from adamnode.cli import stability
+from adamnode.cli import main
 from adamnode.data.silverbox import FILE_NAME
 
 
 def run(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="adamnode stability")
-    stability.add_arguments(parser)
-    return stability.run(parser.parse_args(argv))
+    """``adamnode stability ARGV`` in process, through the command's one error path; the exit status."""
+    try:
+        return main(["stability", *argv])
+    except SystemExit as exit:
+        return exit.code
 
 
 def test_writes_csv_table_and_figure(tmp_path, capsys, shared_datasets):

@@ -8,7 +8,6 @@ import torch
 
 from adamnode.experiments.stability import build_initialisation, check_horizon, run_stability
 from adamnode.experiments.stability_report import CSV_NAME, FIGURE_NAME, TABLE_NAME, write_outputs
-from adamnode.nets.driven import InputSignal
 
 SAMPLES = 40
 # A recording-like input with energy near the Silverbox resonance, and an output start away from 0.
@@ -23,7 +22,7 @@ def sigmoid(x: float) -> float:
 
 def untrained(model: str, init: int):
     """The weights and initial state the experiment uses, read back as plain float64 tensors."""
-    field, z0, _ = build_initialisation(model, init, SEED, float(Y[0]), InputSignal(), HIDDEN)
+    field, z0, _ = build_initialisation(model, init, SEED, float(Y[0]), HIDDEN)
     linear = field.f.net
     weight, bias = linear.weight.detach(), linear.bias.detach()
     assert z0[0, 0, 0].item() == Y[0]
@@ -111,7 +110,7 @@ def test_reproducible_from_the_seed_and_independent_of_the_other_models():
 
 def test_a_failed_solve_is_recorded_not_raised(tmp_path):
     # A budget of 3 steps cannot reach t = 20: the failure is kept with its time and reason.
-    result = run_stability(U, Y, ["hbnode"], inits=2, horizon=20, seed=SEED, max_steps=3)
+    result = run_stability(U, Y, ["hbnode"], inits=2, horizon=20, seed=SEED, solver_max_steps=3)
     curves = result.curves[0]
     assert len(curves.failures) == 2 and all("max_steps=3" in failure.reason for failure in curves.failures)
     assert curves.solved[0] == 2 and curves.solved[-1] == 0

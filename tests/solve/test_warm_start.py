@@ -6,7 +6,7 @@ from torch import nn
 from torchdiffeq import odeint
 
 from adamnode import HBNODE, AdamNODE, ODEBlock
-from adamnode.solve import SolverError
+from adamnode.solve import Direction, SolverError
 
 B, D = 3, 4
 T1 = 3.0
@@ -28,6 +28,11 @@ def oscillator(calls: list | None = None) -> tuple[HBNODE, torch.Tensor]:
     M[D:, :D] = A
     M[D:, D:] = -gamma * torch.eye(D)
     return HBNODE(f, gamma=gamma, learn_gamma=False).double(), M
+
+
+def remember(block: ODEBlock, direction: Direction, size: float) -> None:
+    """Make ``block`` start its next ``direction`` solve from ``size``."""
+    block.step_memory.record(direction, torch.tensor(size))
 
 
 def exact(M: torch.Tensor, z0: torch.Tensor, t: float) -> torch.Tensor:
@@ -54,20 +59,20 @@ def test_second_solve_starts_from_the_controllers_step_and_keeps_the_tolerance()
     # Cold: 1 evaluation to start, 1 for the first-step guess, 6 per step. Warm: no guess.
     assert nfe == [2 + 6 * steps[0], 1 + 6 * steps[1]]
     assert steps[1] < steps[0]
-    assert block.first_steps[0] > 0 and block.first_steps[1] == 0  # no adjoint ran
+    assert block.step_memory.sizes[0] > 0 and block.step_memory.sizes[1] == 0  # no adjoint ran
     assert max(errors) < 1e-4, errors
 
 
 def test_a_first_step_too_large_is_rejected_and_the_answer_keeps_the_tolerance():
     field, M = oscillator()
     block = ODEBlock(field, t1=T1, rtol=1e-6, atol=1e-6, adjoint_params=())
-    block.first_steps[0] = T1
+    remember(block, Direction.FORWARD, T1)
     z0 = z0_oscillator()
     with torch.no_grad():
         z1 = block(z0)
         with_rejections = block.stats.steps_forward
         assert (z1 - exact(M, z0, T1)).abs().max().item() < 1e-4
-        assert 0 < block.first_steps[0] < T1, "the size remembered is one the error control accepted"
+        assert 0 < block.step_memory.sizes[0] < T1, "the size remembered is one the error control accepted"
         block(z0)
     assert block.stats.steps_forward < with_rejections
 
@@ -80,12 +85,12 @@ def test_eval_mode_starts_cold_every_time_so_outputs_depend_on_the_input_alone()
         cold = ODEBlock(field, t1=T1, rtol=1e-6, atol=1e-6, adjoint_params=()).eval()(z0)
         block(z0)
         trained = block(z0)
-        remembered = block.first_steps.clone()
+        remembered = block.step_memory.sizes.clone()
         block.eval()
         first, second = block(z0), block(z0)
     assert not torch.equal(trained, cold), "the second training-mode solve took the warm-started path"
     assert torch.equal(first, cold) and torch.equal(second, cold)
-    assert torch.equal(block.first_steps, remembered), "eval solves leave the training state alone"
+    assert torch.equal(block.step_memory.sizes, remembered), "eval solves leave the training state alone"
 
 
 def test_warm_start_off_leaves_no_history():
@@ -94,7 +99,7 @@ def test_warm_start_off_leaves_no_history():
     z0 = z0_oscillator()
     with torch.no_grad():
         assert torch.equal(block(z0), block(z0))
-    assert not block.first_steps.any()
+    assert not block.step_memory.sizes.any()
     assert not ODEBlock(field, method="rk4", step_size=0.5, adjoint_params=(), seminorm=False).warm_start
 
 
@@ -121,7 +126,7 @@ def test_warm_started_adjoint_keeps_its_gradients_and_saves_backward_evaluations
     block = ODEBlock(field, rtol=1e-8, atol=1e-8)
     cold = gradients(block, z0)
     cold_nfe = block.stats.nfe_backward
-    assert block.first_steps[1] > 0
+    assert block.step_memory.sizes[1] > 0
     warm = gradients(block, z0)
     assert block.stats.nfe_backward < cold_nfe
     for estimate in (cold, warm):
@@ -172,28 +177,42 @@ def test_a_forward_solve_that_fails_from_a_remembered_step_is_redone_cold():
     assert torch.equal(out, cold)
 
 
-def test_a_backward_solve_that_fails_from_a_remembered_step_says_so_and_forgets_it():
+def cold_gradients(field: HBNODE, z0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    field.zero_grad()
+    z0 = z0.detach().requires_grad_(True)
+    ODEBlock(field, rtol=1e-6, atol=1e-6, warm_start=False)(z0).sum().backward()
+    return field.f.scale.grad.clone(), z0.grad.clone()
+
+
+def test_a_backward_solve_that_fails_from_a_remembered_step_is_redone_cold_inside_backward():
     field = sinh_field()
     z0 = resting_at(field, 8.0).requires_grad_(True)
     block = ODEBlock(field, rtol=1e-6, atol=1e-6)
-    block.first_steps[1] = 0.5  # a trial step this large overflows: sinh of Inf
-    with pytest.raises(SolverError, match="warm-started") as failure:
-        block(z0).sum().backward()
-    assert failure.value.warm_started and failure.value.phase == "backward"
-    assert block.first_steps[1] == 0
-    field.zero_grad()
+    remember(block, Direction.BACKWARD, 0.5)  # a trial step this large overflows: sinh of Inf
     block(z0).sum().backward()
-    assert torch.isfinite(field.f.scale.grad) and torch.isfinite(z0.grad).all()
+    warm_grads = field.f.scale.grad.clone(), z0.grad.clone()
+    assert block.stats.nfe_backward > 0
+    # The retry repeats the forward solve from the same (cold) start and runs the adjoint cold: the
+    # gradients of a block that never warm-started, to the bit.
+    assert all(torch.equal(a, b) for a, b in zip(warm_grads, cold_gradients(field, z0)))
+    assert 0 < block.step_memory.sizes[1] < 0.5, "the failed size is forgotten; the retry records its own"
 
 
 def test_an_overflowing_step_is_never_accepted():
-    """torchdiffeq scales the error by |y1|: an Inf trial state gives error ratio 0 and passes."""
+    """torchdiffeq scales the error by |y1|: an Inf trial state gives error ratio 0 and passes.
+
+    Accepted, it would hand back NaN gradients without an error, so there would be nothing to retry;
+    refused, the backward pass is redone cold and the gradients are the cold ones.
+    """
     field = sinh_field()
     z0 = resting_at(field, 8.0).requires_grad_(True)
     block = ODEBlock(field, rtol=1e-6, atol=1e-6)
-    block.first_steps[1] = 1.0  # the whole interval in one step: accepted by torchdiffeq, NaN gradients
-    with pytest.raises(SolverError, match="non-finite"):
-        block(z0).sum().backward()
+    remember(block, Direction.BACKWARD, 1.0)  # the whole interval in one step: accepted by torchdiffeq
+    block(z0).sum().backward()
+    warm_grads = field.f.scale.grad.clone(), z0.grad.clone()
+    assert all(bool(torch.isfinite(grad).all()) for grad in warm_grads)
+    cold = cold_gradients(field, z0)
+    assert all(torch.equal(a, b) for a, b in zip(warm_grads, cold))
 
 
 def test_a_trajectorys_adjoint_records_no_backward_size():
@@ -203,7 +222,7 @@ def test_a_trajectorys_adjoint_records_no_backward_size():
     for _ in range(2):
         block(z0, torch.tensor([0.0, 0.3, 0.7, 1.0], dtype=torch.float64)).pow(2).sum().backward()
     # One backward solve per interval: what follows the first accepted step is another interval's start.
-    assert block.first_steps[0] > 0 and block.first_steps[1] == 0
+    assert block.step_memory.sizes[0] > 0 and block.step_memory.sizes[1] == 0
 
 
 def test_the_remembered_size_is_torchdiffeqs_proposal_after_the_first_accepted_step():
@@ -227,32 +246,23 @@ def test_the_remembered_size_is_torchdiffeqs_proposal_after_the_first_accepted_s
     with torch.no_grad():
         block(z0)
     assert len(accepted) > 1
-    assert block.first_steps[0].item() == attempted[accepted[0]]  # the attempt after the first acceptance
-
-
-def test_weights_saved_before_warm_starts_existed_still_load():
-    field, _ = oscillator()
-    block = ODEBlock(field, t1=T1, adjoint_params=())
-    old = {key: value for key, value in block.state_dict().items() if key != "first_steps"}
-    block.first_steps.fill_(0.5)
-    block.load_state_dict(old)
-    assert not block.first_steps.any()
+    assert block.step_memory.sizes[0].item() == attempted[accepted[0]]  # the attempt after the first acceptance
 
 
 def test_a_one_step_solve_remembers_its_step():
     field, _ = oscillator()
     block = ODEBlock(field, t1=0.01, rtol=1e-3, atol=1e-3, adjoint_params=())
-    block.first_steps[0] = 5.0  # far past the end: the step is cut to the interval
+    remember(block, Direction.FORWARD, 5.0)  # far past the end: the step is cut to the interval
     with torch.no_grad():
         block(z0_oscillator())
     assert block.stats.steps_forward == 1
-    assert block.first_steps[0].item() == pytest.approx(0.01)
+    assert block.step_memory.sizes[0].item() == pytest.approx(0.01)
 
 
 def test_running_out_of_steps_is_not_redone():
     field, _ = oscillator()
     block = ODEBlock(field, t1=T1, rtol=1e-9, atol=1e-9, adjoint_params=(), max_steps=3)
-    block.first_steps[0] = 0.01
+    remember(block, Direction.FORWARD, 0.01)
     with torch.no_grad(), pytest.raises(SolverError, match="max_steps=3"):
         block(z0_oscillator())
     assert block.stats.solves == 1

@@ -5,7 +5,8 @@ import torch
 
 from adamnode.data.mnist import read_mnist
 from adamnode.models.family import MODEL_NAMES
-from adamnode.tasks import BlockOptions, get_task
+from adamnode.solve import SolverOptions
+from adamnode.tasks import get_task
 from adamnode.tasks.images import CIFAR10Task, MNISTTask, fixed_subset
 
 CPU = torch.device("cpu")
@@ -61,13 +62,13 @@ def test_whole_test_split_loads_once_as_float(mnist_dir):
 
 
 @pytest.mark.parametrize("task_name", ["mnist", "cifar10"])
-def test_build_model_uses_the_block_options_and_interval(task_name):
+def test_build_model_uses_the_solver_options_and_interval(task_name):
     task = get_task(task_name)
-    block = BlockOptions(tol=1e-5, adjoint=False, seminorm=False)
+    block = SolverOptions(rtol=1e-5, atol=1e-5, adjoint=False, seminorm=False)
     net = task.build_model("nesterovnode", block, {})
     assert (net.block.t0, net.block.t1) == (1.0, 2.0)
     assert net.block.rtol == net.block.atol == 1e-5 and net.block.adjoint is False
-    adam = task.build_model("adamnode", BlockOptions(method="rk4", step_size=0.25, adjoint=False), {})
+    adam = task.build_model("adamnode", SolverOptions(method="rk4", step_size=0.25, adjoint=False), {})
     assert (adam.block.t0, adam.block.t1, adam.block.method, adam.block.step_size) == (0.0, 1.0, "rk4", 0.25)
     assert task.parameter_count("adamnode") == {"mnist": 85_931, "cifar10": 173_261}[task_name]
 
@@ -75,7 +76,7 @@ def test_build_model_uses_the_block_options_and_interval(task_name):
 def test_a_training_step_on_real_images(mnist_dir):
     task = get_task("mnist")
     train, _ = task.load({"data_dir": str(mnist_dir), "train_subset": 4, "test_subset": 4}, CPU)
-    net = task.build_model("adamnode", BlockOptions(method="euler", step_size=0.5, adjoint=False, seminorm=False), {})
+    net = task.build_model("adamnode", SolverOptions(method="euler", step_size=0.5, adjoint=False, seminorm=False), {})
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
     inputs, targets = train.batch(torch.tensor([0, 3]))
     loss = task.loss(net(inputs), targets)

@@ -7,7 +7,7 @@ import torch
 from adamnode.data.silverbox import read_silverbox
 from adamnode.models.family import MODEL_NAMES
 from adamnode.tasks import get_task
-from adamnode.tasks.base import BlockOptions
+from adamnode.solve import SolverOptions
 from adamnode.tasks.silverbox import INPUT_UNIT_V, TEST_SAMPLES, TRAIN_SAMPLES
 
 SMALL = {"past": 4, "horizon": 5}
@@ -17,7 +17,7 @@ SMALL = {"past": 4, "horizon": 5}
 def test_every_model_runs_forward_and_backward(model):
     task = get_task("silverbox")
     torch.manual_seed(0)
-    net = task.build_model(model, BlockOptions(tol=1e-3), SMALL)
+    net = task.build_model(model, SolverOptions(rtol=1e-3, atol=1e-3), SMALL)
     inputs = torch.randn(3, 9, 2)
     output = net(inputs)
     assert output.shape == (3, 5) and torch.isfinite(output).all()
@@ -28,7 +28,7 @@ def test_every_model_runs_forward_and_backward(model):
 
 
 def test_future_outputs_are_not_read():
-    net = get_task("silverbox").build_model("hbnode", BlockOptions(), SMALL).eval()
+    net = get_task("silverbox").build_model("hbnode", SolverOptions(), SMALL).eval()
     inputs = torch.randn(2, 9, 2)
     leaked = inputs.clone()
     leaked[:, 4:, 1] = 100.0

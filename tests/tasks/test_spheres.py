@@ -52,7 +52,7 @@ def test_every_model_has_the_same_parameter_budget_within_three_percent(dim):
 def test_models_map_points_to_two_logits():
     x = torch.randn(5, 1)
     for model in TASK.models:
-        assert TASK.build_model(model, resolve_config({}).block_options(), settings())(x).shape == (5, 2)
+        assert TASK.build_model(model, resolve_config({}).solver, settings())(x).shape == (5, 2)
 
 
 def best_threshold_accuracy(x: torch.Tensor, labels: torch.Tensor) -> float:

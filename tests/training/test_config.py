@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import pytest
+import torch
+
+from adamnode import NODE, ODEBlock
+from adamnode.solve import SolverOptions
+from adamnode.tasks import TASK_NAMES, get_task
 
 from adamnode.tasks.base import Task
 from adamnode.training import config as config_module
@@ -84,13 +89,27 @@ def test_fixed_step_methods_need_a_step_size_and_adaptive_ones_refuse_it():
         TrainConfig(method="rk4")
     with pytest.raises(ConfigError, match="adapts its steps"):
         TrainConfig(step_size=0.1)
-    assert TrainConfig(method="rk4", step_size=0.25).block_options().kwargs()["step_size"] == 0.25
+    assert TrainConfig(method="rk4", step_size=0.25, seminorm=False).solver.step_size == 0.25
 
 
-def test_block_options_carry_the_solver_settings():
-    options = TrainConfig(tol=1e-5, adjoint=False, solver_max_steps=7).block_options().kwargs()
-    assert options["rtol"] == options["atol"] == 1e-5
-    assert options["adjoint"] is False and options["seminorm"] is False and options["max_steps"] == 7
+def test_the_config_carries_one_solver_options():
+    solver = TrainConfig(tol=1e-5, adjoint=False, solver_max_steps=7, warm_start=False).solver
+    assert solver == SolverOptions(rtol=1e-5, atol=1e-5, adjoint=False, max_steps=7, warm_start=False)
+
+
+def test_a_combination_the_block_refuses_is_refused_by_the_config_with_the_same_message():
+    with pytest.raises(ValueError) as refused_by_block:
+        ODEBlock(NODE(torch.nn.Linear(1, 1)), method="rk4", step_size=0.25)
+    with pytest.raises(ConfigError) as refused_by_config:
+        TrainConfig(method="rk4", step_size=0.25)
+    assert str(refused_by_config.value) == str(refused_by_block.value)
+    assert "--no-seminorm" in str(refused_by_config.value)
+
+
+def test_the_default_tolerance_is_the_solvers_and_every_task_states_its_own():
+    assert TrainConfig().tol == SolverOptions().rtol == SolverOptions().atol
+    for name in TASK_NAMES:
+        assert "tol" in get_task(name).defaults, name
 
 
 def test_the_real_spheres_defaults_reach_the_settings():

@@ -20,7 +20,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from adamnode.solve import SolverError
+from adamnode.solve import FailureKind, SolverError
 from adamnode.tasks.base import Split
 from adamnode.tasks.spheres import SpheresTask
 from adamnode.training.checkpoint import load_checkpoint
@@ -31,9 +31,9 @@ from adamnode.training.trainer import Trainer
 
 # 6 examples in global batches of 5: one step split 3 + 2, then one of a single example that
 # leaves rank 1 empty-handed. 7 test examples in batches of 5: one whole batch per rank.
-FIXED_STEP = {"model": "adamnode", "preset": "tiny", "method": "rk4", "step_size": 0.25, "batch_size": 5,
-              "train_subset": 6, "test_subset": 7, "epochs": 1}
-ADAPTIVE = {**FIXED_STEP, "method": "dopri5", "step_size": None}
+FIXED_STEP = {"model": "adamnode", "preset": "tiny", "method": "rk4", "step_size": 0.25, "seminorm": False,
+              "batch_size": 5, "train_subset": 6, "test_subset": 7, "epochs": 1}
+ADAPTIVE = {**FIXED_STEP, "method": "dopri5", "step_size": None, "seminorm": True}
 EXACT_COLUMNS = ("steps", "train_accuracy", "test_accuracy", "nfe_forward", "nfe_backward", "test_nfe_forward")
 WORKERS_TIMEOUT = 120
 
@@ -82,7 +82,7 @@ def faults_on_rank_one(run_dir: Path) -> list[str]:
     failing = Trainer(resolve_config(FIXED_STEP), SpheresTask(), run_dir, torch.device("cpu"), show_progress=False)
     if dist.get_rank() == 1:
         def fail(*inputs):
-            raise SolverError("step size underflow", t=0.5, dt=1e-12, nfe=40, phase="forward", method="rk4")
+            raise SolverError(FailureKind.STEP_UNDERFLOW, "step size underflow", t=0.5, dt=1e-12, nfe=40, phase="forward", method="rk4")
 
         failing.model.forward = fail
     with pytest.raises(SolverError) as failed:
@@ -150,10 +150,10 @@ def torchrun_train(*args: str) -> subprocess.CompletedProcess:
 
 def test_torchrun_training_and_resume_match_a_single_process(tmp_path):
     # Global batch 25 of 64 points: shards of 13 and 12, then 7 and 7; a fixed-step solver.
-    settings = ["--model", "hbnode", "--preset", "tiny", "--method", "rk4", "--step-size", "0.25",
+    settings = ["--model", "hbnode", "--preset", "tiny", "--method", "rk4", "--step-size", "0.25", "--no-seminorm",
                 "--batch-size", "25"]
     single = tmp_path / "single"
-    train_run(resolve_config({"model": "hbnode", "preset": "tiny", "method": "rk4", "step_size": 0.25,
+    train_run(resolve_config({"model": "hbnode", "preset": "tiny", "method": "rk4", "step_size": 0.25, "seminorm": False,
                               "batch_size": 25}), single, show_progress=False, log=None)
     parallel = tmp_path / "parallel"
     first = torchrun_train(*settings, "--epochs", "1", "--out", str(parallel))

@@ -10,11 +10,11 @@ import signal
 import pytest
 import torch
 
-from adamnode.solve import SolverError
+from adamnode.solve import FailureKind, SolverError
 from adamnode.tasks.spheres import SpheresTask
 from adamnode.training.checkpoint import load_checkpoint
-from adamnode.training.config import config_from_settings, resolve_config
-from adamnode.training.errors import Diverged, Interrupted, RunError
+from adamnode.training.config import resolve_config
+from adamnode.training.errors import ConfigError, Diverged, Interrupted, RunError
 from adamnode.training.metrics import read_metrics
 from adamnode.training.run import resumed_config, train_run
 from adamnode.training.trainer import Trainer
@@ -106,51 +106,23 @@ def test_non_finite_gradient_stops_the_run_before_it_corrupts_the_weights(tmp_pa
     assert all(bool(torch.isfinite(tensor).all()) for tensor in state["model"].values())
 
 
-@pytest.mark.parametrize("warm_started", [True, False])
-def test_a_failed_warm_started_backward_redoes_the_batch_once(tmp_path, monkeypatch, warm_started):
-    clean = train_run(config(epochs=1), tmp_path / "clean", show_progress=False, log=None)
-    update, calls = Trainer._update, []
-
-    def update_failing_once(self, loss):
-        calls.append(1)
-        if len(calls) == 3:
-            raise SolverError("step size underflow", t=0.5, dt=1e-12, nfe=40, phase="backward", method="dopri5",
-                              warm_started=warm_started)
-        update(self, loss)
-
-    monkeypatch.setattr(Trainer, "_update", update_failing_once)
-    if not warm_started:
-        with pytest.raises(RunError, match="backward solve failed: step size underflow"):
-            train_run(config(epochs=1), tmp_path / "cold", show_progress=False, log=None)
-        return
-    retried = train_run(config(epochs=1), tmp_path / "retried", show_progress=False, log=None)
-    assert len(calls) == 4 + 1  # four steps, one of them twice
-    rows = [read_metrics(path / "metrics.csv")[0] for path in (tmp_path / "clean", tmp_path / "retried")]
-    # The same batches and updates; the retry's forward starts from the failed attempt's step size.
-    assert rows[1]["train_loss"] == pytest.approx(rows[0]["train_loss"], rel=1e-3)
-    assert rows[0]["steps"] == rows[1]["steps"]
-    assert rows[1]["nfe_forward"] > rows[0]["nfe_forward"], "the failed attempt's evaluations are counted"
-    assert clean["status"] == retried["status"] == "complete"
-
-
-def test_a_batch_is_redone_once_only(tmp_path, monkeypatch):
+def test_the_trainer_redoes_nothing_a_failed_backward_fails_the_run(tmp_path, monkeypatch):
+    """Retries of warm solves are the block's (tests/solve); one that escapes it is final."""
     def update_failing(self, loss):
-        raise SolverError("step size underflow", t=0.5, dt=1e-12, nfe=40, phase="backward", method="dopri5",
-                          warm_started=True)
+        raise SolverError(FailureKind.STEP_UNDERFLOW, "step size underflow", t=0.5, dt=1e-12, nfe=40,
+                          phase="backward", method="dopri5", warm_started=True)
 
     monkeypatch.setattr(Trainer, "_update", update_failing)
     with pytest.raises(RunError, match="epoch 1, step 1: dopri5 backward solve failed"):
         train_run(config(epochs=1), tmp_path / "run", show_progress=False, log=None)
 
 
-def test_a_resumed_run_may_turn_warm_starts_off_and_old_runs_stay_cold(tmp_path):
-    train_run(config(epochs=1), tmp_path / "run", show_progress=False, log=None)
-    resumed, state = resumed_config(tmp_path / "run", {"epochs": 2, "warm_start": False})
-    assert not resumed.warm_start
-    assert train_run(resumed, tmp_path / "run", resume_state=state, show_progress=False, log=None)["status"] == "complete"
-    saved_before_warm_starts = {key: value for key, value in config().settings().items() if key != "warm_start"}
-    assert not config_from_settings(saved_before_warm_starts).warm_start
-    assert config().warm_start
+def test_a_resumed_run_keeps_its_warm_start_setting(tmp_path):
+    train_run(config(epochs=1, warm_start=False), tmp_path / "run", show_progress=False, log=None)
+    resumed, _ = resumed_config(tmp_path / "run", {"epochs": 2})
+    assert not resumed.warm_start and config().warm_start
+    with pytest.raises(ConfigError, match="--warm-start cannot change"):
+        resumed_config(tmp_path / "run", {"epochs": 2, "warm_start": True})
 
 
 def test_max_steps_and_subsets_bound_the_work(tmp_path):

@@ -11,6 +11,7 @@ import importlib
 import importlib.util
 import os
 import sys
+import traceback
 from typing import Sequence
 
 COMMANDS = {
@@ -88,6 +89,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         fail(*_describe(error))
 
 
+def _raised_by_adamnode(error: BaseException) -> bool:
+    """Whether adamnode's own code raised ``error`` (a check of the user's input), not torch or a callee."""
+    frames = traceback.extract_tb(error.__traceback__)
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+    return bool(frames) and os.path.abspath(frames[-1].filename).startswith(package)
+
+
 def _describe(error: BaseException) -> tuple[str, int]:
     from ..solve import SolverError
     from ..training.errors import Interrupted, RunError
@@ -96,7 +104,7 @@ def _describe(error: BaseException) -> tuple[str, int]:
         return str(error), INTERRUPTED
     if isinstance(error, KeyboardInterrupt):
         return "interrupted", INTERRUPTED
-    if isinstance(error, ValueError):  # ConfigError, the tasks' DataError and other bad input
+    if isinstance(error, ValueError) and _raised_by_adamnode(error):  # ConfigError, DataError, checks of input
         return str(error), USAGE_ERROR
     if isinstance(error, (RunError, SolverError, OSError)):
         return str(error), RUN_ERROR

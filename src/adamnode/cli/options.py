@@ -33,6 +33,7 @@ _HELP = {
     "threads": "CPU threads torch may use (default: torch's choice; tasks with tiny tensors set 1)",
     "out": "output folder",
     "data_dir": "folder with the task's data files",
+    "download": "download the task's official data files where missing (--no-download: fail instead)",
     "train_subset": "use a fixed subset of N training examples (the same for every model and seed)",
     "test_subset": "use a fixed subset of N test examples (the same for every model and seed)",
     "max_steps": "at most N training steps per epoch",

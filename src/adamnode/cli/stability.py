@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import torch
 
 from ..data.silverbox import read_silverbox
-from ..data.store import DataError
 from ..experiments import stability
 from ..experiments.stability_report import write_outputs
 from ..models.family import MODEL_NAMES
@@ -34,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=stability.DEFAULT_SEED, help="random seed (default: %(default)s)")
     parser.add_argument("--hidden", type=int, default=stability.DEFAULT_HIDDEN,
                         help="entries of h; the first starts at the recorded output (default: %(default)s)")
-    parser.add_argument("--max-steps", type=int, default=stability.DEFAULT_MAX_STEPS,
+    parser.add_argument("--solver-max-steps", type=int, default=stability.DEFAULT_SOLVER_MAX_STEPS,
                         help="step budget per solve; a solve that needs more is recorded as failed "
                              "(default: %(default)s)")
     parser.add_argument("--data-dir", default=None,
@@ -50,17 +48,13 @@ def run(args: argparse.Namespace) -> int:
     # One sample of a scalar state at a time: more threads only contend for the cores.
     torch.set_num_threads(1)
     models = [name for entry in args.models for name in entry.split(",") if name]
-    try:
-        # Bad options fail before the data is read.
-        stability.check_settings(models, args.inits, args.horizon, args.tol, args.hidden, args.max_steps)
-        record = read_silverbox(args.data_dir, download_missing=not args.no_download)
-        u, y = stability.prepare_recording(record.v1, record.v2)
-        result = stability.run_stability(u, y, models, inits=args.inits, horizon=args.horizon, tol=args.tol,
-                                         seed=args.seed, hidden=args.hidden, max_steps=args.max_steps)
-        paths = write_outputs(result, Path(args.out))
-    except (DataError, ValueError, OSError) as error:
-        print(f"adamnode: error: {error}", file=sys.stderr)
-        return 2
+    # Bad options fail before the data is read.
+    stability.check_settings(models, args.inits, args.horizon, args.tol, args.hidden, args.solver_max_steps)
+    record = read_silverbox(args.data_dir, download_missing=not args.no_download)
+    u, y = stability.prepare_recording(record.v1, record.v2)
+    result = stability.run_stability(u, y, models, inits=args.inits, horizon=args.horizon, tol=args.tol,
+                                     seed=args.seed, hidden=args.hidden, solver_max_steps=args.solver_max_steps)
+    paths = write_outputs(result, Path(args.out))
     print(paths[1].read_text(), end="")
     print("wrote " + ", ".join(str(path) for path in paths))
     return 0

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..models.family import FIELDS, check_model_name, default_interval, make_field
+from ..models.family import augmentation, check_model_name, default_interval, field_class
 from ..models.nesterov import nesterov_scale
 from ..nets.driven import DrivenNet, InputSignal
 from ..solve import ODEBlock, SolverError
@@ -46,7 +46,7 @@ DEFAULT_INITS = 10
 DEFAULT_TOL = 1e-7
 DEFAULT_SEED = 0
 DEFAULT_HIDDEN = 1
-DEFAULT_MAX_STEPS = 2_000
+DEFAULT_SOLVER_MAX_STEPS = 2_000
 
 
 def prepare_recording(v1: torch.Tensor, v2: torch.Tensor, samples: int = FIRST_SAMPLES) -> tuple[np.ndarray, np.ndarray]:
@@ -107,11 +107,11 @@ def check_horizon(horizon: int, samples: int) -> None:
                          f"samples, the test uses {samples}; choose a horizon of at most {samples - 1}")
 
 
-def check_settings(models, inits: int, horizon: int, tol: float, hidden: int, max_steps: int,
+def check_settings(models, inits: int, horizon: int, tol: float, hidden: int, solver_max_steps: int,
                    samples: int = FIRST_SAMPLES) -> list[str]:
     """The canonical model names; ``ValueError`` naming the first bad setting."""
     check_horizon(horizon, samples)
-    for name, value in (("inits", inits), ("hidden", hidden), ("max_steps", max_steps)):
+    for name, value in (("inits", inits), ("hidden", hidden), ("solver_max_steps", solver_max_steps)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive whole number, got {value!r}")
     if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol > 0):
@@ -126,23 +126,21 @@ def initialisation_seed(seed: int, model: str, init: int) -> int:
     return int(np.random.SeedSequence([seed, zlib.crc32(model.encode()), init]).generate_state(1)[0])
 
 
-def build_initialisation(model: str, init: int, seed: int, y0: float, signal: InputSignal,
-                         hidden: int = DEFAULT_HIDDEN):
-    """``(field, z0, t0)`` of one untrained model, float64, its ``f`` reading ``signal``."""
+def build_initialisation(model: str, init: int, seed: int, y0: float, hidden: int = DEFAULT_HIDDEN):
+    """``(field, z0, t0)`` of one untrained model, float64; its ``f`` reads the input from ``args``."""
     model = check_model_name(model)
-    t0 = default_interval(model)[0]
-    augment = hidden if model == "anode" else 0
-    state_width = hidden + augment
-    momentum = len(FIELDS[model].components) > 1
+    kind, t0 = field_class(model), default_interval(model)[0]
+    options = augmentation(model, hidden)
+    state_width = kind.state_features(hidden, **options)
+    momentum = kind.takes_momentum()
     extra = state_width - 1 + (hidden if momentum else 0)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(initialisation_seed(seed, model, init))
         constants = (nn.Linear(1, extra, bias=False).double()(torch.ones(1, dtype=torch.float64)).detach()
                      if extra else torch.zeros(0, dtype=torch.float64))
-        f_inputs = 2 * hidden if model == "sonode" else state_width
-        linear = nn.Linear(f_inputs + 1, state_width).double()
-    options = {"augment_dim": augment} if augment else {}
-    vector_field = make_field(model, DrivenNet(linear, signal), **options).double()
+        f_inputs, f_outputs = kind.f_features(state_width)
+        linear = nn.Linear(f_inputs + 1, f_outputs).double()
+    vector_field = kind(DrivenNet(linear), **options).double()
     h0 = torch.cat([torch.tensor([y0], dtype=torch.float64), constants[: state_width - 1]]).unsqueeze(0)
     if vector_field.needs_positive_time:
         h0 = h0 / nesterov_scale(torch.tensor(t0, dtype=torch.float64))
@@ -154,32 +152,30 @@ def build_initialisation(model: str, init: int, seed: int, y0: float, signal: In
 
 def run_stability(u: np.ndarray, y: np.ndarray, models, inits: int = DEFAULT_INITS,
                   horizon: int = DEFAULT_HORIZON, tol: float = DEFAULT_TOL, seed: int = DEFAULT_SEED,
-                  hidden: int = DEFAULT_HIDDEN, max_steps: int = DEFAULT_MAX_STEPS) -> StabilityResult:
+                  hidden: int = DEFAULT_HIDDEN, solver_max_steps: int = DEFAULT_SOLVER_MAX_STEPS) -> StabilityResult:
     """Integrate every model ``inits`` times from ``t = 0`` to ``horizon`` under the input ``u``."""
-    models = check_settings(models, inits, horizon, tol, hidden, max_steps, len(u))
-    signal = InputSignal()
+    models = check_settings(models, inits, horizon, tol, hidden, solver_max_steps, len(u))
     samples = torch.as_tensor(np.asarray(u[: horizon + 1]), dtype=torch.float64).view(1, -1, 1)
-    curves = [_model_curves(model, signal, samples, float(y[0]), inits, horizon, tol, seed, hidden, max_steps)
+    curves = [_model_curves(model, samples, float(y[0]), inits, horizon, tol, seed, hidden, solver_max_steps)
               for model in models]
     settings = dict(models=models, inits=inits, horizon=horizon, tol=tol, seed=seed, hidden=hidden,
-                    max_steps=max_steps)
+                    solver_max_steps=solver_max_steps)
     return StabilityResult(np.arange(horizon + 1, dtype=float), np.asarray(y[: horizon + 1], dtype=float),
                            curves, settings)
 
 
-def _model_curves(model, signal, samples, y0, inits, horizon, tol, seed, hidden, max_steps) -> ModelCurves:
+def _model_curves(model, samples, y0, inits, horizon, tol, seed, hidden, solver_max_steps) -> ModelCurves:
     norm_h = np.full((inits, horizon + 1), np.nan)
     norm_state = np.full((inits, horizon + 1), np.nan)
     failures = []
     for init in range(inits):
-        vector_field, z0, t0 = build_initialisation(model, init, seed, y0, signal, hidden)
-        signal.set(samples, start=t0)
+        vector_field, z0, t0 = build_initialisation(model, init, seed, y0, hidden)
         # No warm start: _solve's retry after a failure must take the failed solve's steps again.
         block = ODEBlock(vector_field, t0=t0, t1=t0 + horizon, method="dopri5", rtol=tol, atol=tol,
-                         adjoint=False, seminorm=False, warm_start=False, max_steps=max_steps)
+                         adjoint=False, seminorm=False, warm_start=False, max_steps=solver_max_steps)
         times = t0 + torch.arange(horizon + 1, dtype=torch.float64)
         with torch.no_grad():
-            path, failure = _solve(block, z0, times)
+            path, failure = _solve(block, z0, times, InputSignal.of(samples, start=t0))
         if failure is not None:
             failures.append(Failure(init, failure.t - t0, failure.reason))
         for k in range(len(path)):
@@ -188,10 +184,10 @@ def _model_curves(model, signal, samples, y0, inits, horizon, tol, seed, hidden,
     return ModelCurves(model, norm_h, norm_state, failures)
 
 
-def _solve(block: ODEBlock, z0: torch.Tensor, times: torch.Tensor):
+def _solve(block: ODEBlock, z0: torch.Tensor, times: torch.Tensor, signal: InputSignal):
     """The path on ``times``, or the part before the failure and the ``SolverError``."""
     try:
-        return block(z0, times), None
+        return block(z0, times, args=signal), None
     except SolverError as error:
         failure = error
     # dopri5 takes the same steps whatever the output times, up to the last one, so a solve that ends
@@ -200,7 +196,7 @@ def _solve(block: ODEBlock, z0: torch.Tensor, times: torch.Tensor):
     reached = int(np.searchsorted(times.numpy(), failure.t, side="right")) if math.isfinite(failure.t) else 1
     for end in range(min(reached, len(times)), 1, -1):
         try:
-            return block(z0, times[:end]), failure
+            return block(z0, times[:end], args=signal), failure
         except SolverError:
             continue
     return z0.unsqueeze(0), failure

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 from torch.nn import functional as F
@@ -72,9 +72,9 @@ class AdamNODE(VectorField):
     def _extra_components(self, h0: torch.Tensor, m0: torch.Tensor) -> Sequence[torch.Tensor]:
         return (h0, m0, m0 * m0)
 
-    def forward(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, t: torch.Tensor, z: torch.Tensor, args: Any = None) -> torch.Tensor:
         h, m, v = z[:, 0], z[:, 1], z[:, 2]
-        f = self.f(t, h)
+        f = self.call_f(t, h, h, args)
         dh = -m / (self._s(v).clamp_min(torch.finfo(v.dtype).tiny).sqrt() + self.eps)
         dm = self.beta1 * (-f - m)
         dv = self.beta2 * (f * f - v)

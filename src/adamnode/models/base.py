@@ -8,16 +8,23 @@ Each field names its components once (``components``); code reads them with
 
 from __future__ import annotations
 
-from typing import Callable, ClassVar, Sequence
+import inspect
+from typing import Any, Callable, ClassVar, Sequence
 
 import torch
 from torch import nn
 
-VectorFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+#: ``f(t, h)``, or ``f(t, h, args)`` when the block is called with ``args`` (a driving input, say).
+VectorFn = Callable[..., torch.Tensor]
 
 
 class VectorField(nn.Module):
-    """Base class: the right-hand side ``dz/dt = F(t, z)`` of one model of the family."""
+    """Base class: the right-hand side ``dz/dt = F(t, z)`` of one model of the family.
+
+    Subclasses implement ``forward(t, z, args=None)`` and call ``f`` through ``call_f``. The class
+    answers the questions about shapes that model builders ask (``takes_momentum``,
+    ``state_features``, ``f_features``), so no caller decides them from a model's name.
+    """
 
     components: ClassVar[tuple[str, ...]] = ("h",)
     #: Fields whose equations are singular at ``t <= 0`` (Nesterov's ``t^(-3/2)``) set this.
@@ -28,10 +35,51 @@ class VectorField(nn.Module):
         if not callable(f):
             raise ValueError(f"f must be a module or callable f(t, h), got {type(f).__name__}")
         self.f = f
+        self._check_next_f_output = False
 
     @property
     def n_components(self) -> int:
         return len(self.components)
+
+    @classmethod
+    def takes_momentum(cls) -> bool:
+        """Whether ``initial_state`` takes a second component ``m0`` (an encoder should provide it)."""
+        return len(cls.components) > 1
+
+    @classmethod
+    def state_features(cls, features: int, **options: Any) -> int:
+        """The width of ``h`` for an input of ``features`` on dim 1 (ANODE adds its zero channels)."""
+        return features
+
+    @classmethod
+    def f_features(cls, state_features: int) -> tuple[int, int]:
+        """(features ``f`` receives, features it must return) for ``h`` of ``state_features``."""
+        return state_features, state_features
+
+    @classmethod
+    def option_defaults(cls) -> dict[str, Any]:
+        """The constructor's options besides ``f``, with their defaults (``inspect.Parameter.empty``: required)."""
+        parameters = list(inspect.signature(cls.__init__).parameters.values())[2:]
+        return {p.name: p.default for p in parameters if p.kind is p.POSITIONAL_OR_KEYWORD}
+
+    def check_next_f_output(self) -> None:
+        """Check the shape of ``f``'s next output (the block asks once per solve, not per evaluation)."""
+        self._check_next_f_output = True
+
+    def call_f(self, t: torch.Tensor, x: torch.Tensor, like: torch.Tensor, args: Any = None) -> torch.Tensor:
+        """``f(t, x)`` (``f(t, x, args)`` when ``args`` is given), which must have the shape of ``like``.
+
+        The check matters because the equations add ``f``'s output to state components: a ``[1, d]``
+        or scalar output would broadcast silently over the batch.
+        """
+        out = self.f(t, x) if args is None else self.f(t, x, args)
+        if self._check_next_f_output:
+            self._check_next_f_output = False
+            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            if shape != tuple(like.shape):
+                raise ValueError(f"f ({_describe(self.f)}) must return the shape of h {tuple(like.shape)}, "
+                                 f"returned {shape}")
+        return out
 
     def component(self, z: torch.Tensor, name: str) -> torch.Tensor:
         """The component ``name`` of state ``z`` (a view, no copy)."""
@@ -81,6 +129,10 @@ class VectorField(nn.Module):
 
     def extra_repr(self) -> str:
         return f"components={list(self.components)}"
+
+
+def _describe(f) -> str:
+    return type(f).__name__ if isinstance(f, nn.Module) else getattr(f, "__qualname__", type(f).__name__)
 
 
 def check_floating(name: str, x: torch.Tensor) -> None:

@@ -29,11 +29,21 @@ def check_model_name(name: str) -> str:
     return key
 
 
+def field_class(name: str) -> type[VectorField]:
+    """The vector field class called ``name``: it answers the shape questions of model builders."""
+    return FIELDS[check_model_name(name)]
+
+
 def make_field(name: str, f: VectorFn, **options) -> VectorField:
     """Build the vector field called ``name`` around ``f`` (``options`` go to its constructor)."""
-    return FIELDS[check_model_name(name)](f, **options)
+    return field_class(name)(f, **options)
 
 
 def default_interval(name: str) -> tuple[float, float]:
     """A unit-length integration interval the model is defined on (Nesterov models need t0 > 0)."""
-    return (1.0, 2.0) if FIELDS[check_model_name(name)].needs_positive_time else (0.0, 1.0)
+    return (1.0, 2.0) if field_class(name).needs_positive_time else (0.0, 1.0)
+
+
+def augmentation(name: str, channels: int) -> dict[str, int]:
+    """The constructor options that give ``name`` ``channels`` augmented channels, if it takes any."""
+    return {"augment_dim": channels} if "augment_dim" in field_class(name).option_defaults() else {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from .base import VectorField, VectorFn, check_floating
@@ -16,8 +18,9 @@ class NODE(VectorField):
 
     components = ("h",)
 
-    def forward(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        return self.f(t, z[:, 0]).unsqueeze(1)
+    def forward(self, t: torch.Tensor, z: torch.Tensor, args: Any = None) -> torch.Tensor:
+        h = z[:, 0]
+        return self.call_f(t, h, h, args).unsqueeze(1)
 
 
 def augment(x: torch.Tensor, channels: int) -> torch.Tensor:
@@ -44,6 +47,10 @@ class ANODE(NODE):
         if not isinstance(augment_dim, int) or augment_dim < 1:
             raise ValueError(f"augment_dim must be a positive int, got {augment_dim!r}")
         self.augment_dim = augment_dim
+
+    @classmethod
+    def state_features(cls, features: int, *, augment_dim: int, **options: Any) -> int:
+        return features + augment_dim
 
     def initial_state(self, h0: torch.Tensor, m0: torch.Tensor | None = None) -> torch.Tensor:
         check_floating("h0", h0)

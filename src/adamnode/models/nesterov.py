@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
@@ -37,9 +37,9 @@ class NesterovNODE(VectorField):
     def hidden(self, z: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
         return nesterov_scale(t) * z[:, 0]
 
-    def forward(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, t: torch.Tensor, z: torch.Tensor, args: Any = None) -> torch.Tensor:
         x, m = z[:, 0], z[:, 1]
-        return torch.stack([m, -m - self.f(t, nesterov_scale(t) * x)], dim=1)
+        return torch.stack([m, -m - self.call_f(t, nesterov_scale(t) * x, x, args)], dim=1)
 
 
 class GNesterovNODE(GeneralisedTerms, NesterovNODE):
@@ -60,8 +60,8 @@ class GNesterovNODE(GeneralisedTerms, NesterovNODE):
         super().__init__(f)
         self._init_generalised(xi, activation, learn_xi)
 
-    def forward(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, t: torch.Tensor, z: torch.Tensor, args: Any = None) -> torch.Tensor:
         x, m = z[:, 0], z[:, 1]
         h = nesterov_scale(t) * x
-        dm = -m - self.activation(self.f(t, h)) - self.xi * h
+        dm = -m - self.activation(self.call_f(t, h, h, args)) - self.xi * h
         return torch.stack([self.activation(m), dm], dim=1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
@@ -23,10 +23,14 @@ class SONODE(VectorField):
 
     components = ("h", "u")
 
-    def forward(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    @classmethod
+    def f_features(cls, state_features: int) -> tuple[int, int]:
+        return 2 * state_features, state_features
+
+    def forward(self, t: torch.Tensor, z: torch.Tensor, args: Any = None) -> torch.Tensor:
         # [batch, 2, C, ...] -> [batch, 2C, ...] is a view of a contiguous state: no copy.
         hu = z.flatten(1, 2) if z.is_contiguous() else torch.cat([z[:, 0], z[:, 1]], dim=1)
-        return torch.stack([z[:, 1], self.f(t, hu)], dim=1)
+        return torch.stack([z[:, 1], self.call_f(t, hu, z[:, 1], args)], dim=1)
 
 
 class HBNODE(VectorField):
@@ -48,9 +52,9 @@ class HBNODE(VectorField):
     def gamma(self) -> torch.Tensor:
         return torch.sigmoid(self.gamma_logit)
 
-    def forward(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, t: torch.Tensor, z: torch.Tensor, args: Any = None) -> torch.Tensor:
         h, m = z[:, 0], z[:, 1]
-        return torch.stack([m, self.f(t, h) - self.gamma * m], dim=1)
+        return torch.stack([m, self.call_f(t, h, h, args) - self.gamma * m], dim=1)
 
 
 class GeneralisedTerms:
@@ -85,7 +89,7 @@ class GHBNODE(GeneralisedTerms, HBNODE):
         super().__init__(f, gamma=gamma, learn_gamma=learn_gamma)
         self._init_generalised(xi, activation, learn_xi)
 
-    def forward(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, t: torch.Tensor, z: torch.Tensor, args: Any = None) -> torch.Tensor:
         h, m = z[:, 0], z[:, 1]
-        dm = self.f(t, h) - self.gamma * m - self.xi * h
+        dm = self.call_f(t, h, h, args) - self.gamma * m - self.xi * h
         return torch.stack([self.activation(m), dm], dim=1)

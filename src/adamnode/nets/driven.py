@@ -1,11 +1,14 @@
 """Vector fields driven by a recorded input ``u(t)``, and the sequence model built on them.
 
-The solver only passes ``(t, h)`` to a field, so the input travels beside it: an ``InputSignal`` holds
-the sampled input of the current batch and answers ``u(t)`` at any time the solver asks for, by
-linear interpolation between the samples.
+The input travels through the solve as ``args`` (``ODEBlock.forward(z0, times, args=signal)``):
+an ``InputSignal`` holds the sampled input of the current batch and answers ``u(t)`` at any time
+the solver asks for, by linear interpolation between the samples. It is a value made per batch,
+not state beside the solver, so model replicas never share it.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -13,28 +16,26 @@ from torch import nn
 from ..solve import ODEBlock
 
 
-class InputSignal:
+class InputSignal(NamedTuple):
     """Samples ``u[batch, n, channels]`` taken at the times ``start + k`` (``k = 0..n-1``).
 
     ``signal(t)`` is ``u`` linearly interpolated at ``t``, shape ``[batch, channels]``. Outside the
     sampled span it holds the end value: an adaptive step may overshoot the last requested time,
-    and the solution up to that time does not depend on ``u`` beyond it.
+    and the solution up to that time does not depend on ``u`` beyond it. A tuple, so the block's
+    adjoint finds ``samples`` if they need gradients.
     """
 
-    def __init__(self, samples: torch.Tensor | None = None, start: float = 0.0):
-        self.samples: torch.Tensor | None = None
-        self.start = 0.0
-        if samples is not None:
-            self.set(samples, start)
+    samples: torch.Tensor
+    start: float = 0.0
 
-    def set(self, samples: torch.Tensor, start: float = 0.0) -> None:
+    @classmethod
+    def of(cls, samples: torch.Tensor, start: float = 0.0) -> "InputSignal":
+        """A checked signal."""
         if samples.dim() != 3 or samples.shape[1] < 2:
             raise ValueError(f"input samples must have shape [batch, n >= 2, channels], got {tuple(samples.shape)}")
-        self.samples, self.start = samples, float(start)
+        return cls(samples, float(start))
 
     def __call__(self, t: torch.Tensor) -> torch.Tensor:
-        if self.samples is None:
-            raise RuntimeError("InputSignal has no samples; call set(samples) before solving")
         last = self.samples.shape[1] - 1
         position = (torch.as_tensor(t, dtype=self.samples.dtype) - self.start).clamp(0, last)
         # A tensor index keeps the lookup on the device (no host sync per evaluation).
@@ -44,15 +45,14 @@ class InputSignal:
 
 
 class DrivenNet(nn.Module):
-    """``f(t, h) = net([h, u(t)])``: a network that sees the state and the input at time ``t``."""
+    """``f(t, h, signal) = net([h, signal(t)])``: a network that sees the state and the input at ``t``."""
 
-    def __init__(self, net: nn.Module, signal: InputSignal | None = None):
+    def __init__(self, net: nn.Module):
         super().__init__()
         self.net = net
-        self.signal = signal if signal is not None else InputSignal()
 
-    def forward(self, t: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        u = self.signal(t).to(h.dtype)
+    def forward(self, t: torch.Tensor, h: torch.Tensor, signal: InputSignal) -> torch.Tensor:
+        u = signal(t).to(h.dtype)
         return self.net(torch.cat([h, u.expand(h.shape[0], -1)], dim=1))
 
 
@@ -66,18 +66,18 @@ class DrivenSequenceModel(nn.Module):
     hidden state at each later sample to the predicted output. Returns ``[batch, horizon]``.
     """
 
-    def __init__(self, encoder: nn.Module, block: ODEBlock, readout: nn.Module, signal: InputSignal, past: int):
+    def __init__(self, encoder: nn.Module, block: ODEBlock, readout: nn.Module, past: int):
         super().__init__()
         self.encoder, self.block, self.readout = encoder, block, readout
-        self.signal, self.past = signal, past
+        self.past = past
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         horizon = x.shape[1] - self.past
         h0, m0 = self.encoder(x[:, : self.past].flatten(1))
         t0 = self.block.t0
-        self.signal.set(x[:, self.past - 1 :, :1], start=t0)
+        signal = InputSignal.of(x[:, self.past - 1 :, :1], start=t0)
         times = t0 + torch.arange(horizon + 1, device=x.device, dtype=x.dtype)
-        path = self.block(self.block.initial_state(h0, m0), times)
+        path = self.block(self.block.initial_state(h0, m0), times, args=signal)
         hidden = torch.stack([self.block.field.hidden(path[k], times[k]) for k in range(1, horizon + 1)], dim=1)
         return self.readout(hidden).squeeze(-1)
 

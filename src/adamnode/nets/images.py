@@ -54,14 +54,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..models.family import check_model_name, default_interval, make_field
+from ..models.family import augmentation, check_model_name, default_interval, field_class
 from ..models.nesterov import nesterov_scale
 from ..models.scalars import sigmoid, softplus
-from ..solve import ODEBlock
+from ..solve import ODEBlock, SolverOptions
 from .ode_model import ODEModel
 
 CLASSES = 10
-MOMENTUM_MODELS = ("sonode", "hbnode", "ghbnode", "adamnode", "nesterovnode", "gnesterovnode")
 
 
 @dataclass(frozen=True)
@@ -173,23 +172,23 @@ class ImageInput(nn.Module):
         return x, None
 
 
-def image_classifier(dataset: ImageDataset, model: str, block_options: dict[str, Any]) -> ODEModel:
-    """The paper's classifier ``model`` for ``dataset``; ``block_options`` go to ``ODEBlock``
-    (method, tolerances, adjoint, ...), on the model's default interval."""
+def image_classifier(dataset: ImageDataset, model: str, solver: SolverOptions) -> ODEModel:
+    """The paper's classifier ``model`` for ``dataset``, solving with ``solver`` on the model's default interval.
+
+    ``h`` has the architecture's ``channels``: momentum models fill the channels beyond the image
+    with learned maps, ANODE with zeros (its augmentation).
+    """
     model = check_model_name(model)
-    arch = dataset.architectures[model]
+    arch, kind = dataset.architectures[model], field_class(model)
     c, n, image_channels = arch.channels, arch.hidden, dataset.image_channels
-    f_inputs = 2 * c if model == "sonode" else c
-    f = TimeConvField(f_inputs, n, c, residual=arch.residual)
-    options = dict(arch.field_options)
-    if model == "anode":
-        options["augment_dim"] = c - image_channels
-    vector_field = make_field(model, f, **options)
+    options = {**arch.field_options, **augmentation(model, c - image_channels)}
+    inputs, outputs = kind.f_features(c)
+    vector_field = kind(TimeConvField(inputs, n, outputs, residual=arch.residual), **options)
     t0, t1 = default_interval(model)
-    if model in MOMENTUM_MODELS:
-        scale = 1.0 / float(nesterov_scale(t0)) if vector_field.needs_positive_time else 1.0
+    if kind.takes_momentum():
+        scale = 1.0 / float(nesterov_scale(t0)) if kind.needs_positive_time else 1.0
         encoder = MomentumEncoder(image_channels, c, n, state_scale=scale)
     else:
         encoder = ImageInput()
     readout = nn.Sequential(nn.Flatten(), nn.Linear(c * dataset.size ** 2, CLASSES))
-    return ODEModel(encoder, ODEBlock(vector_field, t0=t0, t1=t1, **block_options), readout)
+    return ODEModel(encoder, ODEBlock(vector_field, t0=t0, t1=t1, options=solver), readout)

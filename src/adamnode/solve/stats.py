@@ -1,67 +1,113 @@
 """Solve statistics counted by the library itself.
 
-Counts live in one int64 CPU tensor so that incrementing them never syncs a GPU, they survive
-autograd (the adjoint's evaluations are counted when backward runs), and a data-parallel trainer can
-reduce all of them with a single ``all_reduce``.
+Counts live in one int64 CPU tensor so that incrementing them never syncs a GPU and they survive
+autograd (the adjoint's evaluations are counted when backward runs). Nothing here talks to other
+processes: a data-parallel trainer reads ``totals()`` on each rank and adds the differences it needs
+across ranks in a collective of its own.
 """
 
 from __future__ import annotations
 
+import enum
+from typing import NamedTuple
+
 import torch
 
-COUNTERS = ("nfe_forward", "nfe_backward", "steps_forward", "steps_backward")
+
+class Counter(enum.IntEnum):
+    """Columns of ``SolveStats``' count tensor."""
+
+    NFE_FORWARD = 0
+    NFE_BACKWARD = 1
+    STEPS_FORWARD = 2
+    STEPS_BACKWARD = 3
+    REJECTED_FORWARD = 4
+    REJECTED_BACKWARD = 5
+
+
+class SolveCounts(NamedTuple):
+    """Evaluations and steps of one solve, or summed over many.
+
+    ``nfe_*``: vector-field evaluations; ``steps_*``: attempted steps; ``rejected_*``: attempted
+    steps the error control rejected (adaptive methods). ``*_backward`` is the adjoint's backward
+    pass (zero with direct backprop, whose backward re-evaluates nothing).
+    """
+
+    nfe_forward: int
+    nfe_backward: int
+    steps_forward: int
+    steps_backward: int
+    rejected_forward: int
+    rejected_backward: int
 
 
 class SolveStats:
-    """Evaluations (NFE) and attempted steps of the last solve and running totals.
+    """Counts of the last solve (``last()`` and the properties) and since creation (``totals()``).
 
-    ``nfe_forward``/``steps_forward``: the last forward solve; ``nfe_backward``/``steps_backward``:
-    the backward pass that followed it (adjoint evaluations; zero with direct backprop, whose
-    backward re-evaluates nothing). ``total_*``: sums since creation or ``reset()``;
-    ``solves``: forward solves counted.
+    "The last solve" is the last forward solve and the backward pass that followed it. ``solves``
+    counts forward solves.
     """
 
     def __init__(self):
         # Row 0: the last solve; row 1: everything before it. Totals are their sum.
-        self.counts = torch.zeros(2, len(COUNTERS), dtype=torch.int64)
-        self.solves = torch.zeros((), dtype=torch.int64)
+        self._counts = torch.zeros(2, len(Counter), dtype=torch.int64)
+        self._solves = torch.zeros((), dtype=torch.int64)
 
     def start_solve(self) -> None:
-        self.counts[1] += self.counts[0]
-        self.counts[0].zero_()
-        self.solves += 1
+        self._counts[1] += self._counts[0]
+        self._counts[0].zero_()
+        self._solves += 1
 
-    def add(self, counter: int, amount: int = 1) -> None:
-        self.counts[0, counter] += amount
+    def add(self, counter: Counter, amount: int = 1) -> None:
+        self._counts[0, counter] += amount
 
-    def current(self, counter: int) -> int:
-        return int(self.counts[0, counter])
+    def current(self, counter: Counter) -> int:
+        """``counter`` of the solve under way (or the last one)."""
+        return int(self._counts[0, counter])
 
     def reset(self) -> None:
-        self.counts.zero_()
-        self.solves.zero_()
+        self._counts.zero_()
+        self._solves.zero_()
 
-    def last(self, name: str) -> int:
-        return self.current(COUNTERS.index(name))
+    def last(self) -> SolveCounts:
+        return SolveCounts(*self._counts[0].tolist())
 
-    def total(self, name: str) -> int:
-        return int(self.counts[:, COUNTERS.index(name)].sum())
+    def totals(self) -> SolveCounts:
+        return SolveCounts(*self._counts.sum(0).tolist())
+
+    @property
+    def solves(self) -> int:
+        return int(self._solves)
+
+    @property
+    def nfe_forward(self) -> int:
+        return self.current(Counter.NFE_FORWARD)
+
+    @property
+    def nfe_backward(self) -> int:
+        return self.current(Counter.NFE_BACKWARD)
+
+    @property
+    def steps_forward(self) -> int:
+        return self.current(Counter.STEPS_FORWARD)
+
+    @property
+    def steps_backward(self) -> int:
+        return self.current(Counter.STEPS_BACKWARD)
+
+    @property
+    def rejected_forward(self) -> int:
+        return self.current(Counter.REJECTED_FORWARD)
+
+    @property
+    def rejected_backward(self) -> int:
+        return self.current(Counter.REJECTED_BACKWARD)
 
     def as_dict(self) -> dict[str, int]:
-        out = {name: self.last(name) for name in COUNTERS}
-        out.update({f"total_{name}": self.total(name) for name in COUNTERS})
-        out["solves"] = int(self.solves)
+        out = self.last()._asdict()
+        out.update({f"total_{name}": value for name, value in self.totals()._asdict().items()})
+        out["solves"] = self.solves
         return out
-
-    def __getattr__(self, name: str) -> int:
-        if name in COUNTERS:
-            return self.last(name)
-        if name.startswith("total_") and name[6:] in COUNTERS:
-            return self.total(name[6:])
-        raise AttributeError(name)
 
     def __repr__(self) -> str:
         return f"SolveStats({', '.join(f'{k}={v}' for k, v in self.as_dict().items())})"
-
-
-NFE_FORWARD, NFE_BACKWARD, STEPS_FORWARD, STEPS_BACKWARD = range(len(COUNTERS))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-from .base import BlockOptions, Split, Task
+from .base import Split, Task
 
 _TASK_CLASSES = {
     "spheres": "adamnode.tasks.spheres:SpheresTask",
@@ -25,4 +25,4 @@ def get_task(name: str) -> Task:
     return getattr(importlib.import_module(module), cls)()
 
 
-__all__ = ["BlockOptions", "DEFAULT_TASK", "Split", "TASK_NAMES", "Task", "get_task"]
+__all__ = ["DEFAULT_TASK", "Split", "TASK_NAMES", "Task", "get_task"]

@@ -14,6 +14,8 @@ import torch
 from torch import nn
 
 from ..models.family import MODEL_NAMES
+from ..nets.sizing import count_parameters
+from ..solve import SolverOptions
 
 
 @dataclass
@@ -41,24 +43,6 @@ class Split:
         return Split(self.inputs.to(device), self.targets.to(device))
 
 
-@dataclass(frozen=True)
-class BlockOptions:
-    """How a task's ODEBlocks solve: the solver settings the user chose on the command line."""
-
-    method: str = "dopri5"
-    tol: float = 1e-3
-    adjoint: bool = True
-    seminorm: bool = True
-    warm_start: bool = True
-    step_size: float | None = None
-    max_steps: int = 10_000
-
-    def kwargs(self) -> dict[str, Any]:
-        return dict(method=self.method, rtol=self.tol, atol=self.tol, adjoint=self.adjoint,
-                    seminorm=self.seminorm and self.adjoint and self.step_size is None,
-                    warm_start=self.warm_start, step_size=self.step_size, max_steps=self.max_steps)
-
-
 class Task(ABC):
     """One benchmark. Subclasses set the class attributes and implement the abstract methods.
 
@@ -81,8 +65,8 @@ class Task(ABC):
         the task applies its ``train_subset``/``test_subset`` (it knows which subset is fair)."""
 
     @abstractmethod
-    def build_model(self, model: str, block: BlockOptions, settings: dict[str, Any]) -> nn.Module:
-        """A fresh model named ``model`` whose ODEBlocks use ``block``."""
+    def build_model(self, model: str, solver: SolverOptions, settings: dict[str, Any]) -> nn.Module:
+        """A fresh model named ``model`` whose ODEBlocks solve with ``solver``."""
 
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return nn.functional.cross_entropy(output, target)
@@ -95,5 +79,4 @@ class Task(ABC):
         return numerator / denominator if denominator else math.nan
 
     def parameter_count(self, model: str, settings: dict[str, Any] | None = None) -> int:
-        net = self.build_model(model, BlockOptions(), settings or {})
-        return sum(p.numel() for p in net.parameters() if p.requires_grad)
+        return count_parameters(self.build_model(model, SolverOptions(), settings or {}))

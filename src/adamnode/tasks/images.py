@@ -21,7 +21,8 @@ from ..data.cifar import read_cifar10
 from ..data.mnist import read_mnist
 from ..nets.images import CIFAR10, MNIST, ImageDataset, image_classifier
 from ..nets.ode_model import ODEModel
-from .base import BlockOptions, Split, Task
+from ..solve import SolverOptions
+from .base import Split, Task
 
 SUBSET_SEED = 20220714
 
@@ -55,8 +56,8 @@ class ImageTask(Task):
         inputs = images.to(device).float().div_(255.0)
         return Split(inputs, labels.to(device=device, copy=True))
 
-    def build_model(self, model: str, block: BlockOptions, settings: dict[str, Any]) -> ODEModel:
-        return image_classifier(self.dataset, model, block.kwargs())
+    def build_model(self, model: str, solver: SolverOptions, settings: dict[str, Any]) -> ODEModel:
+        return image_classifier(self.dataset, model, solver)
 
 
 class MNISTTask(ImageTask):

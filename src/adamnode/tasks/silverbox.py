@@ -44,10 +44,11 @@ import torch
 from torch import nn
 
 from ..data.silverbox import read_silverbox
-from ..models.family import default_interval, make_field
-from ..nets.driven import DrivenNet, DrivenSequenceModel, InputSignal, PastEncoder
-from ..solve import ODEBlock
-from .base import BlockOptions, Split, Task
+from ..models.family import augmentation, default_interval, field_class
+from ..nets.driven import DrivenNet, DrivenSequenceModel, PastEncoder
+from ..nets.sizing import count_parameters, matched_width
+from ..solve import ODEBlock, SolverOptions
+from .base import Split, Task
 
 TRAIN_SAMPLES = (0, 40_400)
 TEST_SAMPLES = (40_650, 127_400)
@@ -85,10 +86,12 @@ class SilverboxTask(Task):
         test_starts = _spread_subset(test_starts, settings.get("test_subset"))
         return (_windows(u, y, train_starts, settings).to(device), _windows(u, y, test_starts, settings).to(device))
 
-    def build_model(self, model: str, block: BlockOptions, settings: dict[str, Any]) -> nn.Module:
+    def build_model(self, model: str, solver: SolverOptions, settings: dict[str, Any]) -> nn.Module:
         settings = _settings(self, settings)
-        reference = _assemble(REFERENCE_MODEL, settings["width"], block, settings)
-        return _assemble(model, matched_width(model, _count(reference), block, settings), block, settings)
+        target = count_parameters(_assemble(REFERENCE_MODEL, settings["width"], solver, settings))
+        width = matched_width(lambda width: count_parameters(_assemble(model, width, solver, settings)), target,
+                              max_width=4 * settings["width"])
+        return _assemble(model, width, solver, settings)
 
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return nn.functional.mse_loss(output, target)
@@ -106,24 +109,17 @@ def driven_mlp(inputs: int, outputs: int, width: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(inputs + 1, width), nn.Tanh(), nn.Linear(width, outputs))
 
 
-def matched_width(model: str, target: int, block: BlockOptions, settings: dict[str, Any]) -> int:
-    """The MLP width that brings ``model``'s parameter count closest to ``target`` (counts are linear in it)."""
-    one, two = (_count(_assemble(model, width, block, settings)) for width in (1, 2))
-    return max(1, round((target - one) / (two - one)) + 1)
-
-
-def _assemble(model: str, width: int, block: BlockOptions, settings: dict[str, Any]) -> DrivenSequenceModel:
-    hidden, past = settings["hidden"], settings["past"]
-    augment = hidden if model == "anode" else 0
-    state = hidden + augment
-    signal = InputSignal()
-    net = driven_mlp(2 * hidden if model == "sonode" else state, state, width)
-    options = {"augment_dim": augment} if augment else {}
-    field = make_field(model, DrivenNet(net, signal), **options)
+def _assemble(model: str, width: int, solver: SolverOptions, settings: dict[str, Any]) -> DrivenSequenceModel:
+    """``model`` with a ``hidden``-wide ``h`` (ANODE: as many augmented channels) and ``f`` of ``width``."""
+    kind, hidden = field_class(model), settings["hidden"]
+    options = augmentation(model, hidden)
+    state = kind.state_features(hidden, **options)
+    inputs, outputs = kind.f_features(state)
+    field = kind(DrivenNet(driven_mlp(inputs, outputs, width)), **options)
     t0 = default_interval(model)[0]
-    ode = ODEBlock(field, t0=t0, t1=t0 + settings["horizon"], **block.kwargs())
-    encoder = PastEncoder(2 * past, hidden, momentum=field.n_components > 1)
-    return DrivenSequenceModel(encoder, ode, nn.Linear(state, 1), signal, past)
+    ode = ODEBlock(field, t0=t0, t1=t0 + settings["horizon"], options=solver)
+    encoder = PastEncoder(2 * settings["past"], hidden, momentum=kind.takes_momentum())
+    return DrivenSequenceModel(encoder, ode, nn.Linear(state, 1), settings["past"])
 
 
 def _windows(u: torch.Tensor, y: torch.Tensor, starts: torch.Tensor, settings: dict[str, Any]) -> Split:
@@ -161,6 +157,3 @@ def _settings(task: Task, settings: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"silverbox setting {key!r} must be a positive integer, got {merged[key]!r}")
     return merged
 
-
-def _count(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)

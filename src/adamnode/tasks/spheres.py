@@ -27,10 +27,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..models.family import default_interval, make_field
+from ..models.family import augmentation, default_interval, field_class
 from ..nets import ODEModel
-from ..solve import ODEBlock
-from .base import BlockOptions, Split, Task
+from ..nets.sizing import count_parameters, matched_width
+from ..solve import ODEBlock, SolverOptions
+from .base import Split, Task
 
 CLASSES = 2
 
@@ -45,10 +46,6 @@ class TimeMLP(nn.Module):
 
     def forward(self, t: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         return self.net(torch.cat([h, t.expand(h.shape[0], 1)], dim=1))
-
-    @staticmethod
-    def parameter_count(inputs: int, outputs: int, width: int) -> int:
-        return (inputs + 2) * width + (width + 1) * width + (width + 1) * outputs
 
 
 class PointEncoder(nn.Module):
@@ -107,40 +104,23 @@ class SpheresTask(Task):
         return (train.first(settings.get("train_subset")).to(device),
                 test.first(settings.get("test_subset")).to(device))
 
-    def build_model(self, model: str, block: BlockOptions, settings: dict[str, Any]) -> nn.Module:
+    def build_model(self, model: str, solver: SolverOptions, settings: dict[str, Any]) -> nn.Module:
         settings = {**self.defaults, **settings}
         _check(settings)
-        target = _assemble("node", settings["width"], block, settings)
-        return _assemble(model, matched_width(model, _count(target), block, settings), block, settings)
+        target = count_parameters(_assemble("node", settings["width"], solver, settings))
+        width = matched_width(lambda width: count_parameters(_assemble(model, width, solver, settings)), target,
+                              max_width=4 * settings["width"])
+        return _assemble(model, width, solver, settings)
 
 
-def matched_width(model: str, target: int, block: BlockOptions, settings: dict[str, Any]) -> int:
-    """The hidden width that brings ``model``'s parameter count closest to ``target``."""
-    inputs, outputs = _f_shape(model, settings)
-    rest = _count(_assemble(model, 1, block, settings)) - TimeMLP.parameter_count(inputs, outputs, 1)
-    widths = range(1, 4 * settings["width"] + 1)
-    return min(widths, key=lambda width: abs(rest + TimeMLP.parameter_count(inputs, outputs, width) - target))
-
-
-def _assemble(model: str, width: int, block: BlockOptions, settings: dict[str, Any]) -> ODEModel:
-    dim = settings["dim"]
-    inputs, outputs = _f_shape(model, settings)
-    options = {"augment_dim": settings["augment_dim"]} if model == "anode" else {}
-    field = make_field(model, TimeMLP(inputs, outputs, width), **options)
-    ode = ODEBlock(field, *default_interval(model), **block.kwargs())
-    return ODEModel(PointEncoder(dim, momentum=field.n_components > 1), ode, nn.Linear(outputs, CLASSES))
-
-
-def _f_shape(model: str, settings: dict[str, Any]) -> tuple[int, int]:
-    """Inputs and outputs of ``f`` (besides t): SONODE's sees ``[h, u]``, ANODE's the padded state."""
-    dim = settings["dim"]
-    if model == "anode":
-        return dim + settings["augment_dim"], dim + settings["augment_dim"]
-    return (2 * dim if model == "sonode" else dim), dim
-
-
-def _count(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+def _assemble(model: str, width: int, solver: SolverOptions, settings: dict[str, Any]) -> ODEModel:
+    """``model`` with ``f`` two layers of ``width``; ANODE gets ``augment_dim`` zero channels."""
+    kind, dim = field_class(model), settings["dim"]
+    options = augmentation(model, settings["augment_dim"])
+    inputs, outputs = kind.f_features(kind.state_features(dim, **options))
+    field = kind(TimeMLP(inputs, outputs, width), **options)
+    ode = ODEBlock(field, *default_interval(model), options=solver)
+    return ODEModel(PointEncoder(dim, momentum=kind.takes_momentum()), ode, nn.Linear(outputs, CLASSES))
 
 
 def _check(settings: dict[str, Any]) -> None:

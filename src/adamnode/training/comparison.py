@@ -11,7 +11,7 @@ from .config import TrainConfig, config_from_settings
 from .distributed import barrier
 from .errors import ConfigError, Interrupted, RunError
 from .files import read_json, write_json
-from .run import (COMPARISON_FILE, CONFIG_FILE, SUMMARY_FILE, prepare_output, resumed_config, train_run,
+from .run import (COMPARISON_FILE, SUMMARY_FILE, prepare_output, resumed_config, train_run,
                   with_resume_changes)
 
 #: Outcomes a resumed comparison keeps instead of running again: retrying would fail the same way.
@@ -73,21 +73,15 @@ def _train_or_resume(config: TrainConfig, run_dir: Path, resume: bool) -> dict:
     summary = read_json(run_dir / SUMMARY_FILE) if resume and (run_dir / SUMMARY_FILE).is_file() else None
     if summary and summary["status"] == "complete" and summary["epochs_completed"] >= config.epochs:
         return summary
-    if summary and summary["status"] in FINAL_FAILURES and not _now_cold(summary, config, run_dir):
+    if summary and summary["status"] in FINAL_FAILURES:
         raise RunError(f"kept from the earlier attempt: {summary['status']} ({summary['error']})")
     if resume and (run_dir / CHECKPOINT_FILE).is_file():
-        changes = {"epochs": config.epochs, "device": config.device, "warm_start": config.warm_start}
+        changes = {"epochs": config.epochs, "device": config.device}
         resumed, state = resumed_config(run_dir, changes)
         return train_run(resumed, run_dir, resume_state=state, log=None)
     # Under torchrun rank 0 is about to clear the folder the other ranks may still be reading.
     barrier()
     return train_run(config, run_dir, overwrite=True, log=None)
-
-
-def _now_cold(summary: dict, config: TrainConfig, run_dir: Path) -> bool:
-    """A solver failure of a warm-started run may not recur cold (``--resume OUT --no-warm-start``)."""
-    was_warm = read_json(run_dir / CONFIG_FILE)["settings"].get("warm_start", False)
-    return summary["status"] == "solver_failed" and was_warm and not config.warm_start
 
 
 def _outcome(summary: dict) -> str:

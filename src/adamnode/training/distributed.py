@@ -128,12 +128,10 @@ def shared_failure(own: SolverError | None) -> SolverError:
     """The solver failure of the lowest failing rank, for every rank to raise once any failed."""
     if world_size() == 1:
         return own
-    # SolverError's keyword-only constructor does not survive pickling; its fields do.
-    mine = None if own is None else (own.reason, own.t, own.dt, own.nfe, own.phase, own.method)
     gathered = [None] * world_size()
-    dist.all_gather_object(gathered, mine)
-    failing, (reason, t, dt, nfe, phase, method) = next((r, f) for r, f in enumerate(gathered) if f is not None)
-    return SolverError(f"{reason} (on rank {failing})", t=t, dt=dt, nfe=nfe, phase=phase, method=method)
+    dist.all_gather_object(gathered, own)
+    failing, error = next((r, e) for r, e in enumerate(gathered) if e is not None)
+    return error.with_reason(f"{error.reason} (on rank {failing})")
 
 
 def barrier() -> None:

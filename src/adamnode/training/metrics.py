@@ -8,11 +8,9 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import torch
 from torch import nn
 
 from ..solve import ODEBlock
-from ..solve.stats import NFE_BACKWARD, NFE_FORWARD
 from .files import write_text
 
 METRICS_FILE = "metrics.csv"
@@ -31,7 +29,7 @@ def ode_blocks(model: nn.Module) -> list[ODEBlock]:
 class EvaluationCounter:
     """Vector-field evaluations made by a model's ODEBlocks between two readings.
 
-    Reads the blocks' running totals (CPU tensors), so counting never waits for a GPU; the
+    Reads the blocks' running totals (counted on the CPU), so counting never waits for a GPU; the
     difference covers every solve of every block, forward and adjoint.
     """
 
@@ -39,14 +37,16 @@ class EvaluationCounter:
         self.blocks = ode_blocks(model)
         self.last = self._totals()
 
-    def _totals(self) -> torch.Tensor:
-        return sum((block.stats.counts.sum(0) for block in self.blocks), torch.zeros(4, dtype=torch.int64))
+    def _totals(self) -> tuple[int, int]:
+        totals = [block.stats.totals() for block in self.blocks]
+        return sum(t.nfe_forward for t in totals), sum(t.nfe_backward for t in totals)
 
     def since_last(self) -> tuple[int, int]:
         """(forward, backward) evaluations since the previous call."""
         now = self._totals()
-        delta, self.last = now - self.last, now
-        return int(delta[NFE_FORWARD]), int(delta[NFE_BACKWARD])
+        delta = (now[0] - self.last[0], now[1] - self.last[1])
+        self.last = now
+        return delta
 
 
 @dataclass

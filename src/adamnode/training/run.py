@@ -26,9 +26,8 @@ COMPARISON_FILE = "comparison.json"
 #: Files that mark a folder as written by adamnode, so that --overwrite may delete it; a
 #: config.json counts only if adamnode wrote it (the name is too common to trust alone).
 OWNED_MARKERS = (CHECKPOINT_FILE, COMPARISON_FILE)
-#: Settings a resumed run may change: extending it, moving it to another device, or solving cold
-#: (a warm-started adjoint failure under DDP replays on resume otherwise).
-RESUMABLE_CHANGES = ("epochs", "device", "warm_start")
+#: Settings a resumed run may change: extending it or moving it to another device.
+RESUMABLE_CHANGES = ("epochs", "device")
 
 
 def default_run_dir(config: TrainConfig) -> Path:

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from ..nets.sizing import count_parameters
 from ..solve import SolverError
 from ..tasks.base import Split, Task
 from .checkpoint import CHECKPOINT_FILE, save_checkpoint
@@ -46,11 +47,11 @@ class Trainer:
             torch.set_num_threads(config.threads)
         seed_everything(config.seed)
         self.train_split, self.test_split = task.load(settings, device)
-        self.model = task.build_model(config.model, config.block_options(), settings).to(device)
+        self.model = task.build_model(config.model, config.solver, settings).to(device)
         # Training steps go through the wrapper; state, counters and evaluation use the model itself,
         # so checkpoints hold the same keys with or without DDP.
         self.network = data_parallel(self.model, device)
-        self.parameters = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+        self.parameters = count_parameters(self.model)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
         self.scheduler = torch.optim.lr_scheduler.StepLR(
             self.optimizer, step_size=config.lr_decay_every or 1, gamma=config.lr_decay)
@@ -112,7 +113,7 @@ class Trainer:
                 bar.set_postfix(loss=f"{self.totals.mean_loss:.4f}", nfe=f"{nfe_forward:g}/{nfe_backward:g}",
                                 refresh=False)
 
-    def _step(self, index: torch.Tensor, may_redo: bool = True) -> tuple[float, float]:
+    def _step(self, index: torch.Tensor) -> tuple[float, float]:
         """One update on the global batch ``index``; returns its NFE (forward, backward), mean over ranks."""
         part, count = shard(index)
         inputs, targets = self.train_split.batch(part)
@@ -135,19 +136,7 @@ class Trainer:
         # DDP averages the ranks' gradients; weighting each rank's mean by its share of the batch
         # turns that average into the gradient of the global batch's mean, split evenly or not.
         weight = count * world_size() / len(index)
-        redo = False
-        try:
-            self._update(loss if weight == 1 else loss * weight)
-        except SolverError as error:
-            # A warm-started adjoint solve can fail where torchdiffeq's cautious first step would
-            # not; the block has forgotten the size, so the batch is redone once, cold. Not under
-            # DDP: the other ranks already wait in the gradient all-reduce.
-            if not (error.warm_started and may_redo and world_size() == 1):
-                raise
-            redo = True
-        if redo:
-            del output, loss  # this attempt's activations, before the redo builds its own
-            return self._step(index, may_redo=False)
+        self._update(loss if weight == 1 else loss * weight)
         nfe_forward, nfe_backward, stops = all_sum([*self.counter.since_last(), int(self.stop.requested)],
                                                    self.device)
         self.stopping = stops > 0

@@ -1,0 +1,125 @@
+"""What torchdiffeq integrates: the field, plus counting, warm-start recording and diagnosis."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from ..models.base import VectorField
+from .errors import FailureKind, SolverError
+from .memory import Direction, StepMemory
+from .stats import Counter, SolveStats
+
+_NFE = (Counter.NFE_FORWARD, Counter.NFE_BACKWARD)
+_STEPS = (Counter.STEPS_FORWARD, Counter.STEPS_BACKWARD)
+_REJECTED = (Counter.REJECTED_FORWARD, Counter.REJECTED_BACKWARD)
+
+
+class Dynamics:
+    """``(t, z) -> dz/dt`` for one solve (one attempt of it), with torchdiffeq's callbacks.
+
+    Not an ``nn.Module`` so the field's parameters are registered once (under ``ODEBlock.field``);
+    the adjoint receives them explicitly. One is made per attempt from the block's current field,
+    so replicas (``nn.DataParallel``) each integrate their own copy.
+
+    ``record`` (per direction): write the controller's step size near the start of this solve into
+    ``memory`` for the next solve's warm start. ``warm`` (per direction): this solve began from a
+    remembered size, which its failures report.
+    """
+
+    def __init__(self, field: VectorField, stats: SolveStats, method: str, max_steps: int, adaptive: bool,
+                 args: Any = None, memory: StepMemory | None = None, record: tuple[bool, bool] = (False, False),
+                 warm: tuple[bool, bool] = (False, False)):
+        self.field, self.stats, self.method, self.max_steps, self.adaptive = field, stats, method, max_steps, adaptive
+        self.args, self.memory, self.record, self.warm = args, memory, record, warm
+        self.direction = Direction.FORWARD
+        self.last_t = self.last_dt = self.last_eval_t = math.nan
+        self.last_dz: torch.Tensor | None = None
+        # Steps of this attempt per direction: a redone solve gets its own max_steps budget.
+        self.steps = [0, 0]
+        self.accepted = [0, 0]
+        self.proposal_recorded = [False, False]
+        # Set when the user's field raised: such an exception is theirs and must reach them as it is.
+        self.field_raised = False
+        # Whether every evaluation of the current step was finite (a device flag: no sync per call).
+        self.step_finite: torch.Tensor | None = None
+        if adaptive:
+            # Set only here: torchdiffeq warns about callbacks a solver does not support.
+            self.callback_accept_step = lambda t0, y0, dt: self._on_accept(Direction.FORWARD, dt)
+            self.callback_accept_step_adjoint = lambda t0, y0, dt: self._on_accept(Direction.BACKWARD, dt)
+            self.callback_reject_step = lambda t0, y0, dt: self.stats.add(Counter.REJECTED_FORWARD)
+            self.callback_reject_step_adjoint = lambda t0, y0, dt: self.stats.add(Counter.REJECTED_BACKWARD)
+
+    def __call__(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        self.stats.add(_NFE[self.direction])
+        try:
+            dz = self.field(t, z) if self.args is None else self.field(t, z, self.args)
+        except BaseException:
+            self.field_raised = True
+            raise
+        self.last_eval_t, self.last_dz = t, dz.detach()
+        if self.adaptive:
+            finite = torch.isfinite(self.last_dz).all()
+            self.step_finite = finite if self.step_finite is None else self.step_finite & finite
+        return dz
+
+    def callback_step(self, t0: torch.Tensor, y0, dt: torch.Tensor) -> None:
+        self._on_step(Direction.FORWARD, t0, dt)
+
+    def callback_step_adjoint(self, t0: torch.Tensor, y0, dt: torch.Tensor) -> None:
+        self._on_step(Direction.BACKWARD, t0, dt)
+        # In the forward pass torchdiffeq's own assertion is caught by ODEBlock; here it would
+        # escape from loss.backward() as a bare AssertionError, so check first.
+        if self.adaptive and not all(bool(torch.isfinite(part).all()) for part in _parts(y0)):
+            raise self.failure(FailureKind.NON_FINITE_ADJOINT, "the adjoint state became NaN or Inf "
+                               "(non-finite gradients)", Direction.BACKWARD)
+
+    def _on_step(self, direction: Direction, t0: torch.Tensor, dt: torch.Tensor) -> None:
+        self.stats.add(_STEPS[direction])
+        self.steps[direction] += 1
+        self.step_finite = None
+        self.last_t, self.last_dt = t0, dt
+        if self.steps[direction] > self.max_steps:
+            raise self.failure(FailureKind.MAX_STEPS, f"more than max_steps={self.max_steps} steps", direction)
+        # torchdiffeq would stop here with a bare AssertionError; raise ours with the diagnosis.
+        if self.adaptive and bool(t0 + dt == t0):
+            if bool(dt == 0):
+                # torchdiffeq replaces a NaN/Inf step size by 0: the error estimate itself was non-finite.
+                kind = (FailureKind.NON_FINITE_ADJOINT if direction is Direction.BACKWARD
+                        else FailureKind.NON_FINITE_SOLUTION)
+                raise self.failure(kind, "NaN or Inf in a trial step", direction)
+            raise self.failure(FailureKind.STEP_UNDERFLOW, "step size underflow", direction)
+        if self.record[direction] and self.accepted[direction] == 1 and not self.proposal_recorded[direction]:
+            # The controller's proposal after the first accepted step: its estimate, from a measured
+            # local error, of the step the dynamics allow near the start of the solve.
+            self.memory.record(direction, dt)
+            self.proposal_recorded[direction] = True
+
+    def _on_accept(self, direction: Direction, dt: torch.Tensor) -> None:
+        # A trial step that overflows to Inf makes torchdiffeq's error scale Inf and its error
+        # ratio 0, so it would be accepted and pass NaN on (seen with an oversized first step).
+        if self.step_finite is not None and not bool(self.step_finite):
+            raise self.failure(FailureKind.NON_FINITE_FIELD, "non-finite derivative in an accepted step", direction)
+        self.accepted[direction] += 1
+        if self.record[direction] and self.accepted[direction] == 1:
+            # A one-step solve proposes nothing afterwards; its step (cut at the end) is the estimate.
+            self.memory.record(direction, dt)
+
+    def failure(self, kind: FailureKind, reason: str, direction: Direction) -> SolverError:
+        t = self.last_t
+        if self.last_dz is not None and not bool(torch.isfinite(self.last_dz).all()):
+            kind, t = FailureKind.NON_FINITE_FIELD, self.last_eval_t
+            reason = "non-finite derivative (the vector field returned NaN or Inf)"
+        return SolverError(kind, reason, t=_as_float(t), dt=_as_float(self.last_dt),
+                           nfe=self.stats.current(_NFE[direction]), phase=direction.phase, method=self.method,
+                           warm_started=self.warm[direction])
+
+
+def _parts(y) -> tuple[torch.Tensor, ...]:
+    return tuple(y) if isinstance(y, (tuple, list)) else (y,)
+
+
+def _as_float(value) -> float:
+    return float(value) if isinstance(value, (torch.Tensor, float, int)) else math.nan

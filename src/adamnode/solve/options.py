@@ -1,0 +1,103 @@
+"""``SolverOptions``: every setting of a solve in one frozen, validated value.
+
+The block, the harness's run config and the benchmarks all hold one of these; its checks run once,
+when it is made, so a combination the block would refuse is refused wherever it is first written
+down (the command line, a TOML file, a test). Messages name the keyword and the command-line flag.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields, replace
+
+from ..models.scalars import finite_float
+
+ADAPTIVE_METHODS = ("dopri5", "dopri8", "bosh3", "fehlberg2", "adaptive_heun")
+FIXED_STEP_METHODS = ("euler", "midpoint", "heun2", "heun3", "rk4", "explicit_adams", "implicit_adams")
+METHODS = ADAPTIVE_METHODS + FIXED_STEP_METHODS
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """How an ``ODEBlock`` integrates.
+
+    Args:
+        method: a torchdiffeq method; adaptive ones use ``rtol``/``atol``, fixed-step ones
+            ``step_size``.
+        rtol, atol: tolerances of the adaptive error control (the harness's ``--tol`` sets both).
+        step_size: the step of a fixed-step method (the last step is cut to land on ``t1``).
+        adjoint: backpropagate with the adjoint method (memory O(1) in steps) instead of through
+            the solver's operations (faster, memory O(steps)). Used only while grad is enabled.
+        seminorm: measure the adjoint's error on the state and its adjoint only, not on the
+            parameter-gradient integral (Kidger et al., 2021). Usually, not always, fewer backward
+            steps; the gradients stay within the tolerance. Adaptive methods only.
+        warm_start: in training mode, start each adaptive solve (forward and adjoint separately)
+            from the step size the error control chose near the start of the previous training
+            solve, instead of torchdiffeq's cautious first-step guess. Same method, tolerance and
+            error control; see ``ODEBlock`` for what it saves and what happens when it fails.
+        max_steps: steps allowed per solve and direction before ``SolverError`` (the harness's
+            ``--solver-max-steps``).
+        check_finite: check ``z0`` and every result for NaN/Inf (one host sync per call each);
+            ``False`` keeps a fixed-step solve free of host syncs (CUDA graphs).
+    """
+
+    method: str = "dopri5"
+    rtol: float = 1e-4
+    atol: float = 1e-4
+    step_size: float | None = None
+    adjoint: bool = True
+    seminorm: bool = True
+    warm_start: bool = True
+    max_steps: int = 10_000
+    check_finite: bool = True
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r} (--method); choose one of {list(METHODS)}")
+        for name in ("rtol", "atol"):
+            value = finite_float(getattr(self, name), name)
+            if not value > 0:
+                raise ValueError(f"{name} must be positive (--tol), got {value}")
+            object.__setattr__(self, name, value)
+        for name in ("adjoint", "seminorm", "warm_start", "check_finite"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        if isinstance(self.max_steps, bool) or not isinstance(self.max_steps, int) or self.max_steps < 1:
+            raise ValueError(f"max_steps must be a positive int (--solver-max-steps), got {self.max_steps!r}")
+        if self.adaptive:
+            if self.step_size is not None:
+                raise ValueError(f"step_size is for fixed-step methods (--step-size); {self.method} adapts its "
+                                 "steps to rtol/atol (--tol)")
+        else:
+            if self.step_size is None or not finite_float(self.step_size, "step_size") > 0:
+                raise ValueError(f"fixed-step method {self.method!r} needs a positive step_size (--step-size), "
+                                 "e.g. step_size=0.125")
+            object.__setattr__(self, "step_size", float(self.step_size))
+            if self.seminorm and self.adjoint:
+                raise ValueError(f"seminorm applies to adaptive methods only; pass seminorm=False (--no-seminorm) "
+                                 f"with {self.method!r}")
+
+    @property
+    def adaptive(self) -> bool:
+        return self.method in ADAPTIVE_METHODS
+
+    def fixed_step_count(self, t0: float, t1: float) -> int:
+        """Steps of ``step_size`` from ``t0`` to ``t1``, computed without listing them."""
+        return max(1, math.ceil((t1 - t0) / self.step_size - 1e-9))
+
+    def check_interval(self, t0: float, t1: float) -> None:
+        """``ValueError`` if a fixed-step solve over ``[t0, t1]`` needs more than ``max_steps`` steps.
+
+        Arithmetic only, so a tiny step size is refused before anything is allocated.
+        """
+        if not self.adaptive and self.fixed_step_count(t0, t1) > self.max_steps:
+            raise ValueError(f"step_size={self.step_size:g} needs {self.fixed_step_count(t0, t1):,} steps over "
+                             f"[{t0:g}, {t1:g}], more than max_steps={self.max_steps}; raise step_size "
+                             "(--step-size) or max_steps (--solver-max-steps)")
+
+    def replace(self, **changes) -> "SolverOptions":
+        """A copy with ``changes`` applied, validated again."""
+        return replace(self, **changes)
+
+
+OPTION_NAMES = tuple(f.name for f in fields(SolverOptions))
