@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from adamnode.solve import SolverError
-from adamnode.tasks.spheres import SpheresTask
+from adamnode.tasks.spheres import SpheresTask, TimeMLP
 from adamnode.training.checkpoint import load_checkpoint
 from adamnode.training.config import config_from_settings, resolve_config
 from adamnode.training.errors import Diverged, Interrupted, RunError
@@ -167,3 +167,34 @@ def test_learning_rate_decays_every_given_number_of_steps(tmp_path):
                         show_progress=False, log=None)
     # Eight steps in all, a decay after the fourth and the eighth.
     assert summary["final"]["lr"] == pytest.approx(0.01 * 0.5 ** 2)
+
+
+@pytest.mark.parametrize("adjoint", [True, False])
+def test_metrics_nfe_backward_is_the_epochs_backward_evaluations_per_step(tmp_path, monkeypatch, adjoint):
+    """Counted by the field itself, not by the blocks' stats: calls of ``f`` made inside ``loss.backward()``."""
+    in_backward, backward_calls = [False], []
+    forward, update = TimeMLP.forward, Trainer._update
+
+    def counting_forward(self, t, h):
+        if in_backward[0]:
+            backward_calls[-1] += 1
+        return forward(self, t, h)
+
+    def update_counting(self, loss):
+        backward_calls.append(0)
+        in_backward[0] = True
+        try:
+            update(self, loss)
+        finally:
+            in_backward[0] = False
+
+    monkeypatch.setattr(TimeMLP, "forward", counting_forward)
+    monkeypatch.setattr(Trainer, "_update", update_counting)
+    train_run(config(adjoint=adjoint), tmp_path / "run", show_progress=False, log=None)
+    rows = read_metrics(tmp_path / "run" / "metrics.csv")
+    steps = rows[0]["steps"]
+    assert len(backward_calls) == steps * len(rows)
+    for epoch, row in enumerate(rows):
+        counted = sum(backward_calls[epoch * steps:(epoch + 1) * steps])
+        assert (counted > 0) == adjoint
+        assert row["nfe_backward"] == counted / steps
