@@ -151,7 +151,10 @@ def test_seminorm_leaves_the_parameter_gradients_out_of_the_adjoint_error_contro
     assert 3 * steps[True] < steps[False], steps
 
 
-@pytest.mark.parametrize("name,seed,tol,t1,saves", [("adamnode", 1, 1e-6, 3.0, True), ("hbnode", 3, 1e-6, 10.0, False)])
+@pytest.mark.parametrize("name,seed,tol,t1,saves", [
+    ("adamnode", 1, 1e-6, 3.0, True),
+    ("hbnode", 3, 1e-6, 10.0, False),
+])
 def test_seminorm_usually_but_not_always_saves_backward_evaluations(name, seed, tol, t1, saves):
     """Same gradients to tolerance either way; the backward NFE (float64, width 16, cold starts):
 
