@@ -1,7 +1,10 @@
 """Fixtures shared across test folders."""
 
+import hashlib
 import os
+import struct
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -31,6 +34,38 @@ def mnist_dir() -> Path:
     if folder is None:
         pytest.skip("real MNIST not found: no shared/datasets/mnist with the four IDX files above the checkout")
     return folder
+
+
+def idx_bytes(magic: int, array: torch.Tensor) -> bytes:
+    """``array`` (uint8) as an IDX file: big-endian magic number and sizes, then the bytes."""
+    return struct.pack(f">I{array.dim()}I", magic, *array.shape) + array.numpy().tobytes()
+
+
+@pytest.fixture
+def small_mnist(tmp_path, monkeypatch):
+    """A tiny MNIST written by the test (3 training, 2 test images), registered with its own sizes and MD5s.
+
+    For the checks that must not depend on the real files being present. Every pixel value 0..255
+    occurs, so scaling shows. Gives ``folder``, ``files`` (stem -> raw bytes), ``images`` and
+    ``labels`` (split -> the tensors written).
+    """
+    from adamnode.data import mnist
+
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    small = SimpleNamespace(folder=folder, files={}, images={}, labels={})
+    for offset, (split, count) in enumerate((("train", 3), ("test", 2))):
+        image_stem, label_stem, _ = mnist.SPLITS[split]
+        pixels = torch.arange(count * 28 * 28) * 7 + offset
+        small.images[split] = (pixels % 256).to(torch.uint8).reshape(count, 28, 28)
+        small.labels[split] = (torch.arange(count) * 3 + offset) % 10
+        small.files[image_stem] = idx_bytes(mnist.IMAGE_MAGIC, small.images[split])
+        small.files[label_stem] = idx_bytes(mnist.LABEL_MAGIC, small.labels[split].to(torch.uint8))
+        monkeypatch.setitem(mnist.SPLITS, split, (image_stem, label_stem, count))
+    for stem, content in small.files.items():
+        (folder / stem).write_bytes(content)
+        monkeypatch.setitem(mnist.MD5, stem, hashlib.md5(content).hexdigest())
+    return small
 
 
 @pytest.fixture(scope="session")

@@ -124,20 +124,58 @@ def test_direct_backprop_evaluates_nothing_in_backward():
     assert next(f.parameters()).grad is not None
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_seminorm_never_increases_backward_nfe(seed):
+def test_seminorm_leaves_the_parameter_gradients_out_of_the_adjoint_error_control():
+    """``f = p sin(40 t)`` at ``p = 0``: the state and its adjoint stay constant, only the parameter
+    gradient ``integral of a * sin(40 t) dt`` oscillates. With the full norm the backward solve must
+    resolve that oscillation (55 steps here); the seminorm does not look at it and steps as the
+    (trivial) state allows (7 steps). An option that is ignored takes the full norm's steps.
+    """
+
+    class Oscillating(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.p = nn.Parameter(torch.zeros((), dtype=torch.float64))
+
+        def forward(self, t, h):
+            return self.p * torch.sin(40 * t) * torch.ones_like(h)
+
+    steps = {}
+    for seminorm in (False, True):
+        f = Oscillating()
+        block = ODEBlock(NODE(f), rtol=1e-6, atol=1e-6, seminorm=seminorm, warm_start=False)
+        block(torch.ones(2, 1, D, dtype=torch.float64)).sum().backward()
+        steps[seminorm] = block.stats.steps_backward
+        if not seminorm:
+            # d/dp of sum(h(1)) = 2 * D * (1 - cos 40) / 40: the full norm resolves the integral.
+            assert f.p.grad.item() == pytest.approx(2 * D * (1 - math.cos(40.0)) / 40, rel=1e-4)
+    assert 3 * steps[True] < steps[False], steps
+
+
+@pytest.mark.parametrize("name,seed,tol,t1,saves", [
+    ("adamnode", 1, 1e-6, 3.0, True),
+    ("hbnode", 3, 1e-6, 10.0, False),
+])
+def test_seminorm_usually_but_not_always_saves_backward_evaluations(name, seed, tol, t1, saves):
+    """Same gradients to tolerance either way; the backward NFE (float64, width 16, cold starts):
+
+    - AdamNODE, seed 1, tol 1e-6, t1 = 3: 92 with the full norm, 68 with the seminorm (fewer);
+    - HBNODE, seed 3, tol 1e-6, t1 = 10: 206 with the full norm, 230 with the seminorm (more).
+
+    The seminorm's looser control of the parameter gradients changes the accepted step sequence, so
+    its steps are not a subset of the full norm's and the saving is a tendency, not a bound.
+    """
     torch.manual_seed(seed)
-    field = AdamNODE(MLP(D, D, width=64))
-    z0 = initial(field, torch.float32, seed)
+    field = make_field(name, MLP(D, D, width=16)).double()
+    z0 = initial(field, torch.float64, seed)
     nfe, grads = {}, {}
     for seminorm in (False, True):
-        block = ODEBlock(field, rtol=1e-5, atol=1e-5, seminorm=seminorm)
+        block = ODEBlock(field, t1=t1, rtol=tol, atol=tol, seminorm=seminorm, warm_start=False)
         field.zero_grad()
         block(z0).pow(2).sum().backward()
         nfe[seminorm] = block.stats.nfe_backward
         grads[seminorm] = torch.cat([p.grad.flatten() for p in field.parameters()])
-    assert nfe[True] <= nfe[False]
-    torch.testing.assert_close(grads[True], grads[False], rtol=1e-2, atol=1e-3)
+    assert (nfe[True] < nfe[False]) == saves, nfe
+    assert ((grads[True] - grads[False]).norm() / grads[False].norm()).item() < 1e-5
 
 
 def test_adamnode_keeps_v_nonnegative():

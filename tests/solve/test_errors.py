@@ -45,3 +45,23 @@ def test_failure_during_the_adjoint_backward_pass(nan_gradient):
     with pytest.raises(SolverError, match="backward solve failed") as info:
         out.sum().backward()
     assert info.value.phase == "backward"
+
+
+FIXED_STEP_FAILURES = {
+    "nan": lambda t, h: torch.where(t > 0.5, torch.full_like(h, float("nan")), -h),
+    # h' = h^2 from 10 is infinite at t = 0.1; every fixed-step method overflows float32 by t = 2.
+    "overflow": lambda t, h: h * h,
+}
+
+
+@pytest.mark.parametrize("failure", sorted(FIXED_STEP_FAILURES))
+@pytest.mark.parametrize("method", ["euler", "midpoint", "rk4"])
+@pytest.mark.parametrize("path", ["own loop", "adjoint", "trajectory"])
+def test_fixed_step_solves_never_return_nan_or_inf(failure, method, path):
+    """Fixed steps have no error estimate to reject a non-finite step: only a finiteness check stops it."""
+    block = ODEBlock(NODE(FIXED_STEP_FAILURES[failure]), t1=2.0, method=method, step_size=0.25,
+                     adjoint=path == "adjoint", seminorm=False, adjoint_params=())
+    z0 = torch.full((2, 1, 3), 10.0, requires_grad=True)
+    with pytest.raises(SolverError) as info:
+        block(z0, [0.0, 1.0, 2.0]) if path == "trajectory" else block(z0)
+    assert info.value.phase == "forward"

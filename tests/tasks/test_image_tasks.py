@@ -55,6 +55,15 @@ def test_subset_size_is_checked():
         fixed_subset(100, -5, "test_subset")
 
 
+def test_pixels_are_scaled_to_the_unit_interval(small_mnist):
+    train, test = get_task("mnist").load({"data_dir": str(small_mnist.folder), "download": False}, CPU)
+    for split, loaded in (("train", train), ("test", test)):
+        assert loaded.inputs.dtype == torch.float32
+        assert torch.equal(loaded.inputs, small_mnist.images[split].unsqueeze(1).float() / 255)
+        assert torch.equal(loaded.targets, small_mnist.labels[split])
+    assert (float(train.inputs.min()), float(train.inputs.max())) == (0.0, 1.0)
+
+
 def test_whole_test_split_loads_once_as_float(mnist_dir):
     _, test = get_task("mnist").load({"data_dir": str(mnist_dir), "train_subset": 10}, CPU)
     assert test.inputs.shape == (10_000, 1, 28, 28)

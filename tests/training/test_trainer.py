@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 import signal
 
+import numpy as np
 import pytest
 import torch
 
 from adamnode.solve import FailureKind, SolverError
-from adamnode.tasks.spheres import SpheresTask
+from adamnode.tasks.spheres import SpheresTask, TimeMLP
 from adamnode.training.checkpoint import load_checkpoint
 from adamnode.training.config import resolve_config
 from adamnode.training.errors import ConfigError, Diverged, Interrupted, RunError
@@ -31,9 +33,7 @@ def without_timing(rows: list[dict]) -> list[dict]:
     return [{key: value for key, value in row.items() if "seconds" not in key} for row in rows]
 
 
-def test_ctrl_c_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path, monkeypatch):
-    train_run(config(), tmp_path / "whole", show_progress=False, log=None)
-
+def train_with_ctrl_c_after_three_steps_then_resume(run_dir, monkeypatch):
     update = Trainer._update
     calls = []
 
@@ -43,21 +43,42 @@ def test_ctrl_c_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path, monk
         if len(calls) == 3:
             os.kill(os.getpid(), signal.SIGINT)
 
-    monkeypatch.setattr(Trainer, "_update", update_then_ctrl_c)
-    with pytest.raises(Interrupted, match="adamnode train --resume"):
-        train_run(config(), tmp_path / "split", show_progress=False, log=None)
-    monkeypatch.setattr(Trainer, "_update", update)
-
-    state = load_checkpoint(tmp_path / "split" / "checkpoint.pt")
+    with monkeypatch.context() as patch:
+        patch.setattr(Trainer, "_update", update_then_ctrl_c)
+        with pytest.raises(Interrupted, match="adamnode train --resume"):
+            train_run(config(), run_dir, show_progress=False, log=None)
+    state = load_checkpoint(run_dir / "checkpoint.pt")
     assert (state["epoch"], state["step_in_epoch"]) == (0, 3)
-    resumed, state = resumed_config(tmp_path / "split", {})
-    train_run(resumed, tmp_path / "split", resume_state=state, show_progress=False, log=None)
+    resumed, state = resumed_config(run_dir, {})
+    train_run(resumed, run_dir, resume_state=state, show_progress=False, log=None)
+
+
+def test_ctrl_c_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path, monkeypatch):
+    train_run(config(), tmp_path / "whole", show_progress=False, log=None)
+    train_with_ctrl_c_after_three_steps_then_resume(tmp_path / "split", monkeypatch)
     whole = read_metrics(tmp_path / "whole" / "metrics.csv")
     split = read_metrics(tmp_path / "split" / "metrics.csv")
     assert len(whole) == 2 and without_timing(split) == without_timing(whole)
     whole_weights = load_checkpoint(tmp_path / "whole" / "checkpoint.pt")["model"]
     split_weights = load_checkpoint(tmp_path / "split" / "checkpoint.pt")["model"]
     assert all(torch.equal(whole_weights[key], split_weights[key]) for key in whole_weights)
+
+
+def test_resume_continues_the_global_random_streams(tmp_path, monkeypatch):
+    """The trainer's own draws use a dedicated generator, so only a user's code shows this: dropout or
+    noise drawn from torch's, NumPy's or Python's global generator must continue, not restart, on resume."""
+    loss, draws = SpheresTask.loss, []
+
+    def loss_drawing_globally(self, output, target):
+        if torch.is_grad_enabled():
+            draws.append((torch.rand(()).item(), np.random.rand(), random.random()))
+        return loss(self, output, target)
+
+    monkeypatch.setattr(SpheresTask, "loss", loss_drawing_globally)
+    train_run(config(), tmp_path / "whole", show_progress=False, log=None)
+    whole, draws[:] = list(draws), []
+    train_with_ctrl_c_after_three_steps_then_resume(tmp_path / "split", monkeypatch)
+    assert len(whole) == 8 and draws == whole
 
 
 def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
@@ -139,3 +160,34 @@ def test_learning_rate_decays_every_given_number_of_steps(tmp_path):
                         show_progress=False, log=None)
     # Eight steps in all, a decay after the fourth and the eighth.
     assert summary["final"]["lr"] == pytest.approx(0.01 * 0.5 ** 2)
+
+
+@pytest.mark.parametrize("adjoint", [True, False])
+def test_metrics_nfe_backward_is_the_epochs_backward_evaluations_per_step(tmp_path, monkeypatch, adjoint):
+    """Counted by the field itself, not by the blocks' stats: calls of ``f`` made inside ``loss.backward()``."""
+    in_backward, backward_calls = [False], []
+    forward, update = TimeMLP.forward, Trainer._update
+
+    def counting_forward(self, t, h):
+        if in_backward[0]:
+            backward_calls[-1] += 1
+        return forward(self, t, h)
+
+    def update_counting(self, loss):
+        backward_calls.append(0)
+        in_backward[0] = True
+        try:
+            update(self, loss)
+        finally:
+            in_backward[0] = False
+
+    monkeypatch.setattr(TimeMLP, "forward", counting_forward)
+    monkeypatch.setattr(Trainer, "_update", update_counting)
+    train_run(config(adjoint=adjoint), tmp_path / "run", show_progress=False, log=None)
+    rows = read_metrics(tmp_path / "run" / "metrics.csv")
+    steps = rows[0]["steps"]
+    assert len(backward_calls) == steps * len(rows)
+    for epoch, row in enumerate(rows):
+        counted = sum(backward_calls[epoch * steps:(epoch + 1) * steps])
+        assert (counted > 0) == adjoint
+        assert row["nfe_backward"] == counted / steps

@@ -29,8 +29,8 @@ class SolverOptions:
         adjoint: backpropagate with the adjoint method (memory O(1) in steps) instead of through
             the solver's operations (faster, memory O(steps)). Used only while grad is enabled.
         seminorm: measure the adjoint's error on the state and its adjoint only, not on the
-            parameter-gradient integral (Kidger et al., 2021). Usually, not always, fewer backward
-            steps; the gradients stay within the tolerance. Adaptive methods only.
+            parameter-gradient integral (Kidger et al., 2021), which is then not error-controlled.
+            Usually, not always, fewer backward steps. Adaptive methods only.
         warm_start: in training mode, start each adaptive solve (forward and adjoint separately)
             from the step size the error control chose near the start of the previous training
             solve, instead of torchdiffeq's cautious first-step guess. Same method, tolerance and

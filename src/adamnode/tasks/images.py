@@ -2,8 +2,8 @@
 
 ``presets["paper"]`` holds the authors' settings (SPEC section 3). ``defaults`` are ours, chosen so
 a run fits a CPU, and differ from the paper: 1 epoch instead of 10, tolerance 1e-3 instead of 1e-4
-(MNIST) / 1e-5 (CIFAR-10), seminorm and warm-started step sizes on (fewer steps), and on MNIST
-batch 64 with lr 1e-3 instead of batch 32 with lr 5e-5 (which learns too little in one epoch).
+(MNIST) / 1e-5 (CIFAR-10), seminorm and warm-started step sizes on (usually fewer steps), and on
+MNIST batch 64 with lr 1e-3 instead of batch 32 with lr 5e-5 (which learns too little in one epoch).
 Use ``--preset paper`` to reproduce the paper.
 
 ``train_subset`` / ``test_subset`` pick a fixed subset of that size: the first images of one
