@@ -28,7 +28,6 @@ dynamics of a run in progress rather than those of untrained weights.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import platform
 import statistics
@@ -41,31 +40,33 @@ from torch import nn
 from torchdiffeq import odeint_adjoint
 
 from adamnode.data.mnist import read_mnist
-from adamnode.tasks import BlockOptions, get_task
+from adamnode.models.family import field_class
+from adamnode.nets.images import MNIST
+from adamnode.solve import SolverOptions
+from adamnode.tasks import get_task
 
 TOL = 1e-4
 RK4_STEP = 1 / 6
 REFERENCE_TOL = 1e-8
 
 
-class Counting(nn.Module):
-    """Wraps f: counts calls and the time spent inside them (synchronising CUDA when timing)."""
+class FieldTimer:
+    """Time spent inside ``f``, through module hooks (synchronising CUDA), while ``active``."""
 
     def __init__(self, f: nn.Module, device: torch.device):
-        super().__init__()
-        self.f, self.device = f, device
-        self.calls, self.forward_calls, self.seconds, self.timing = 0, 0, 0.0, False
+        self.device, self.active, self.seconds, self._start = device, False, 0.0, 0.0
+        f.register_forward_pre_hook(self._before)
+        f.register_forward_hook(self._after)
 
-    def forward(self, t, h):
-        self.calls += 1
-        if not self.timing:
-            return self.f(t, h)
-        _sync(self.device)
-        start = time.perf_counter()
-        out = self.f(t, h)
-        _sync(self.device)
-        self.seconds += time.perf_counter() - start
-        return out
+    def _before(self, module, inputs) -> None:
+        if self.active:
+            _sync(self.device)
+            self._start = time.perf_counter()
+
+    def _after(self, module, inputs, output) -> None:
+        if self.active:
+            _sync(self.device)
+            self.seconds += time.perf_counter() - self._start
 
 
 class ConcatenatedTimeField(nn.Module):
@@ -84,18 +85,39 @@ class ConcatenatedTimeField(nn.Module):
         return self.f.conv_out(with_t(out))
 
 
-class Baseline(nn.Module):
-    """The same weights, integrated by a bare odeint_adjoint call the way the reference does it."""
+class CountedField(nn.Module):
+    """The reference-style field, counting its calls (a bare odeint_adjoint keeps no statistics)."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, field: nn.Module):
+        super().__init__()
+        self.field, self.calls = field, 0
+
+    def forward(self, t, z):
+        self.calls += 1
+        return self.field(t, z)
+
+
+class Baseline(nn.Module):
+    """The same weights, integrated by a bare odeint_adjoint call the way the reference does it.
+
+    Its field is a second field of the same class and rates around the reference-style f, sharing
+    the model's convolution weights.
+    """
+
+    def __init__(self, model: nn.Module, name: str):
         super().__init__()
         self.model = model
+        field = model.block.field
+        twin = field_class(name)(ConcatenatedTimeField(field.f), **MNIST.architectures[name].field_options)
+        twin.load_state_dict({key: value for key, value in field.state_dict().items() if not key.startswith("f.")},
+                             strict=False)
+        self.counted = CountedField(twin)
         self.t = torch.tensor([model.block.t0, model.block.t1])  # on the CPU, as the reference keeps it
 
     def forward(self, x):
         model = self.model
         z0 = model.block.initial_state(*model.encoder(x))
-        z1 = odeint_adjoint(model.block.field, z0, self.t.to(z0), rtol=TOL, atol=TOL, method="dopri5")[-1]
+        z1 = odeint_adjoint(self.counted, z0, self.t.to(z0), rtol=TOL, atol=TOL, method="dopri5")[-1]
         return model.readout(model.block.hidden(z1))
 
 
@@ -104,29 +126,32 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+#: Every path's solver settings: built through the public API, nothing changed after construction.
+OPTIONS = {
+    "baseline": SolverOptions(rtol=TOL, atol=TOL, seminorm=False),
+    "default": SolverOptions(rtol=TOL, atol=TOL),
+    "cold": SolverOptions(rtol=TOL, atol=TOL, warm_start=False),
+    "direct": SolverOptions(rtol=TOL, atol=TOL, adjoint=False),
+    "compile": SolverOptions(rtol=TOL, atol=TOL),
+    "rk4": SolverOptions(method="rk4", step_size=RK4_STEP, adjoint=False, seminorm=False),
+    # A finiteness check is a host sync: not capturable.
+    "rk4-graph": SolverOptions(method="rk4", step_size=RK4_STEP, adjoint=False, seminorm=False, check_finite=False),
+}
+
+
 def build(task, name: str, variant: str, device: torch.device, seed: int,
-          state: dict | None) -> tuple[nn.Module, Counting]:
-    options = {
-        "baseline": BlockOptions(tol=TOL, seminorm=False),
-        "default": BlockOptions(tol=TOL),
-        "cold": BlockOptions(tol=TOL, warm_start=False),
-        "direct": BlockOptions(tol=TOL, adjoint=False),
-        "compile": BlockOptions(tol=TOL),
-        "rk4": BlockOptions(method="rk4", step_size=RK4_STEP, adjoint=False, seminorm=False),
-        "rk4-graph": BlockOptions(method="rk4", step_size=RK4_STEP, adjoint=False, seminorm=False),
-    }[variant]
+          state: dict | None) -> tuple[nn.Module, FieldTimer]:
     torch.manual_seed(seed)
-    model = task.build_model(name, options, {})
+    model = task.build_model(name, OPTIONS[variant], {})
     if state is not None:
         model.load_state_dict(state)
-    field = model.block.field
-    f = ConcatenatedTimeField(field.f) if variant == "baseline" else field.f
-    counter = Counting(torch.compile(f) if variant == "compile" else f, device)
-    field.f = counter
-    if variant == "rk4-graph":
-        model.block.check_finite = False  # a finiteness check is a host sync: not capturable
     model = model.to(device)
-    return (Baseline(model) if variant == "baseline" else model), counter
+    if variant == "compile":
+        model.block.field.f.compile()  # in place: the same module, its forward compiled
+    if variant == "baseline":
+        model = Baseline(model, name)
+        return model, FieldTimer(model.counted.field.f, device)
+    return model, FieldTimer(model.block.field.f, device)
 
 
 def pretrained_state(task, name: str, batches, device: torch.device, args) -> dict | None:
@@ -138,7 +163,7 @@ def pretrained_state(task, name: str, batches, device: torch.device, args) -> di
     if not args.pretrain_steps:
         return None
     torch.manual_seed(args.seed)
-    model = task.build_model(name, BlockOptions(tol=TOL), {}).to(device)
+    model = task.build_model(name, OPTIONS["default"], {}).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.pretrain_lr)
     for x, y in batches:
         optimizer.zero_grad()
@@ -148,22 +173,25 @@ def pretrained_state(task, name: str, batches, device: torch.device, args) -> di
 
 
 def run_variant(task, name, variant, batches, device, args, state) -> dict:
-    model, counter = build(task, name, variant, device, args.seed, state)
+    model, timer = build(task, name, variant, device, args.seed, state)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, capturable=variant == "rk4-graph")
     loss_fn = nn.CrossEntropyLoss()
 
     def train_step(x, y):
         optimizer.zero_grad(set_to_none=False)
         loss = loss_fn(model(x), y)
-        counter.forward_calls = counter.calls
+        if isinstance(model, Baseline):
+            forward_calls[0] = model.counted.calls
         loss.backward()
         optimizer.step()
         return loss
 
+    forward_calls = [0]
     step = _capture(train_step, batches[0], device) if variant == "rk4-graph" else train_step
     times, losses, nfe_f, nfe_b = [], [], [], []
     for i, (x, y) in enumerate(batches):
-        counter.calls = counter.forward_calls = 0
+        if isinstance(model, Baseline):
+            model.counted.calls = 0
         _sync(device)
         start = time.perf_counter()
         loss = step(x, y)
@@ -171,20 +199,24 @@ def run_variant(task, name, variant, batches, device, args, state) -> dict:
         if i >= args.warmup:
             times.append(time.perf_counter() - start)
             losses.append(loss.item())
-            nfe_f.append(counter.forward_calls)
-            nfe_b.append(counter.calls - counter.forward_calls)
+            if isinstance(model, Baseline):
+                nfe_f.append(forward_calls[0])
+                nfe_b.append(model.counted.calls - forward_calls[0])
+            else:
+                nfe_f.append(model.block.stats.nfe_forward)
+                nfe_b.append(model.block.stats.nfe_backward)
     if variant == "rk4-graph":
         # A replayed graph runs no Python, so nothing was counted: the captured step made 24 calls.
         nfe_f, nfe_b = [round(1 / RK4_STEP) * 4], [0]
     # One extra, separately timed eager step measures the share inside f (its syncs distort the total).
     x, y = batches[-1]
-    exact = reference_loss(model.model if variant == "baseline" else model, counter, x, y)
-    counter.timing, counter.seconds = True, 0.0
+    exact = reference_loss(task, name, model.model if variant == "baseline" else model, x, y)
+    timer.active = True
     _sync(device)
     start = time.perf_counter()
     loss = train_step(x, y)
     _sync(device)
-    share = counter.seconds / (time.perf_counter() - start)
+    share = timer.seconds / (time.perf_counter() - start)
     ms = 1000 * statistics.median(times)
     return {
         "model": name, "variant": variant, "batch": len(batches[0][0]), "ms_per_step": ms,
@@ -194,16 +226,12 @@ def run_variant(task, name, variant, batches, device, args, state) -> dict:
     }
 
 
-def reference_loss(model: nn.Module, counter: Counting, x: torch.Tensor, y: torch.Tensor) -> float:
+def reference_loss(task, name: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """The loss of ``model``'s current weights from a float64 solve at ``REFERENCE_TOL`` (eval mode:
     no warm start), the yardstick for the accuracy a path's steps give."""
-    field = model.block.field
-    field.f = getattr(counter.f, "_orig_mod", counter.f)  # the bare f, not the compiled one
-    try:
-        reference = copy.deepcopy(model).double().eval()
-    finally:
-        field.f = counter
-    reference.block.rtol = reference.block.atol = REFERENCE_TOL
+    reference = task.build_model(name, SolverOptions(rtol=REFERENCE_TOL, atol=REFERENCE_TOL, adjoint=False), {})
+    reference.load_state_dict(model.state_dict())
+    reference = reference.to(x.device).double().eval()
     with torch.no_grad():
         return nn.functional.cross_entropy(reference(x.double()), y).item()
 

@@ -1,9 +1,12 @@
 """Solver failures surface as SolverError with time, step size, NFE and remedies."""
 
+import pickle
+
 import pytest
 import torch
 
-from adamnode import NODE, HBNODE, ODEBlock, SolverError
+from adamnode import NODE, HBNODE, FailureKind, ODEBlock, SolverError
+from adamnode.solve import block as block_module
 
 
 def test_non_finite_derivative_is_diagnosed():
@@ -65,3 +68,64 @@ def test_fixed_step_solves_never_return_nan_or_inf(failure, method, path):
     with pytest.raises(SolverError) as info:
         block(z0, [0.0, 1.0, 2.0]) if path == "trajectory" else block(z0)
     assert info.value.phase == "forward"
+
+
+def kind_of(solve) -> FailureKind:
+    with pytest.raises(SolverError) as info:
+        solve()
+    return info.value.kind
+
+
+def constant(value: float):
+    return lambda t, h: torch.full_like(h, value)
+
+
+def test_every_failure_path_names_its_kind(nan_gradient):
+    one = torch.ones(1, 1, 1)
+    assert kind_of(lambda: ODEBlock(NODE(lambda t, h: h * h), t1=2.0, rtol=1e-6, atol=1e-6,
+                                    adjoint_params=())(one)) is FailureKind.STEP_UNDERFLOW
+    assert kind_of(lambda: ODEBlock(NODE(constant(float("nan"))), adjoint_params=())(one)) \
+        is FailureKind.NON_FINITE_FIELD
+    # A finite field whose integral overflows float32: the state, not the field, is at fault.
+    assert kind_of(lambda: ODEBlock(NODE(constant(3e38)), t1=2.0, method="rk4", step_size=0.5, adjoint=False,
+                                    seminorm=False)(one)) is FailureKind.NON_FINITE_SOLUTION
+    assert kind_of(lambda: ODEBlock(NODE(constant(3e38)), t1=2.0, adjoint=False)(one)) \
+        is FailureKind.NON_FINITE_SOLUTION
+    assert kind_of(lambda: ODEBlock(HBNODE(lambda t, h: -400.0 * h, learn_gamma=False), t1=10.0, rtol=1e-9,
+                                    atol=1e-9, max_steps=5, adjoint_params=())(torch.ones(1, 2, 1))) \
+        is FailureKind.MAX_STEPS
+    weight = torch.nn.Parameter(torch.tensor(-1.0))
+    out = ODEBlock(NODE(lambda t, h: nan_gradient(weight * h)), adjoint_params=[weight])(torch.ones(2, 1, 3))
+    assert kind_of(lambda: out.sum().backward()) is FailureKind.NON_FINITE_ADJOINT
+
+
+def test_only_torchdiffeqs_own_assertions_become_solver_errors(monkeypatch):
+    def failing_f(t, h):
+        assert False, "the user's own check"
+
+    with pytest.raises(AssertionError, match="the user's own check"):
+        ODEBlock(NODE(failing_f), adjoint=False)(torch.ones(1, 1, 1))
+
+    def torchdiffeq_stops(*args, **kwargs):
+        raise AssertionError("an assertion inside torchdiffeq")
+
+    monkeypatch.setattr(block_module, "odeint", torchdiffeq_stops)
+    with pytest.raises(SolverError, match="torchdiffeq stopped") as info:
+        ODEBlock(NODE(lambda t, h: -h), adjoint=False)(torch.ones(1, 1, 1))
+    assert info.value.kind is FailureKind.SOLVER_STOPPED
+
+
+def test_solver_errors_pickle_with_every_field():
+    error = SolverError(FailureKind.NON_FINITE_ADJOINT, "the adjoint state became NaN", t=0.25, dt=1e-3, nfe=17,
+                        phase="backward", method="dopri5", warm_started=True)
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is SolverError and copy.fields() == error.fields() and str(copy) == str(error)
+    renamed = error.with_reason("the adjoint state became NaN (on rank 1)")
+    assert renamed.kind is error.kind and renamed.warm_started and "on rank 1" in str(renamed)
+
+
+def test_messages_name_the_keyword_and_the_flag():
+    with pytest.raises(SolverError) as info:
+        ODEBlock(HBNODE(lambda t, h: -400.0 * h, learn_gamma=False), t1=10.0, rtol=1e-9, atol=1e-9, max_steps=5,
+                 adjoint_params=())(torch.ones(1, 2, 1))
+    assert "max_steps (--solver-max-steps)" in str(info.value)

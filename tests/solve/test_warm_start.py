@@ -1,5 +1,7 @@
 """Warm-started step sizes: fewer evaluations, the same tolerance, pure outputs in eval mode."""
 
+import time
+
 import pytest
 import torch
 from torch import nn
@@ -266,3 +268,59 @@ def test_running_out_of_steps_is_not_redone():
     with torch.no_grad(), pytest.raises(SolverError, match="max_steps=3"):
         block(z0_oscillator())
     assert block.stats.solves == 1
+
+
+class SinhModel(nn.Module):
+    """A DDP-wrappable model around the explosive field, starting at rest at height 8."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.block = ODEBlock(sinh_field(), rtol=1e-6, atol=1e-6)
+
+    def forward(self, heights: torch.Tensor) -> torch.Tensor:
+        field = self.block.field
+        z0 = field.initial_state(heights, torch.zeros_like(heights))
+        return self.block(z0)
+
+
+def retry_under_ddp(rank: int, store: str, out: str) -> None:
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
+    try:
+        model = SinhModel()
+        network = nn.parallel.DistributedDataParallel(model)
+        # Only rank 1's backward starts from a size that overflows; rank 0's starts cold.
+        if rank == 1:
+            remember(model.block, Direction.BACKWARD, 0.5)
+        heights = torch.full((2, 3), 8.0 + rank, dtype=torch.float64)
+        network(heights).sum().backward()
+        torch.save({"grad": model.block.field.f.scale.grad, "size": model.block.step_memory.sizes[1]},
+                   f"{out}/rank{rank}.pt")
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
+
+
+def test_a_failed_warm_backward_is_redone_inside_backward_under_two_gloo_ranks(tmp_path):
+    import torch.multiprocessing as mp
+
+    context = mp.start_processes(retry_under_ddp, args=(str(tmp_path / "store"), str(tmp_path)), nprocs=2,
+                                 join=False, start_method="spawn")
+    deadline = time.monotonic() + 120
+    while not context.join(timeout=1):
+        assert time.monotonic() < deadline, "a rank waited for the other: the retry left a collective unmatched"
+    results = [torch.load(tmp_path / f"rank{rank}.pt") for rank in (0, 1)]
+    # The single-process gradient of the mean loss over both ranks' batches, all cold.
+    expected = []
+    for rank in (0, 1):
+        model = SinhModel()
+        model.block.train()
+        model(torch.full((2, 3), 8.0 + rank, dtype=torch.float64)).sum().backward()
+        expected.append(model.block.field.f.scale.grad)
+    mean = (expected[0] + expected[1]) / 2
+    for result in results:
+        torch.testing.assert_close(result["grad"], mean, rtol=1e-12, atol=0)
+    assert 0 < results[1]["size"] < 0.5, "rank 1 forgot the failed size and recorded the cold retry's"
