@@ -90,3 +90,23 @@ def test_solver_failure_is_reported_with_its_run_context(capsys, tmp_path):
     assert f"{out / 'checkpoint.pt'}" in line
     assert json.loads((out / "summary.json").read_text())["status"] == "solver_failed"
     assert load_checkpoint(out / "checkpoint.pt")["epoch"] == 0
+
+
+def test_a_value_error_from_torch_is_not_blamed_on_the_users_input(monkeypatch):
+    from adamnode.cli import RUN_ERROR, USAGE_ERROR, _describe
+    from adamnode.training.errors import ConfigError
+
+    with pytest.raises(ValueError) as from_torch:
+        torch.nn.functional.cross_entropy(torch.zeros(2, 3), torch.zeros(3, dtype=torch.long))
+    message, status = _describe(from_torch.value)
+    assert status == RUN_ERROR and message.startswith("unexpected ValueError")
+    monkeypatch.setenv("ADAMNODE_DEBUG", "1")  # main raises instead of printing
+    with pytest.raises(ConfigError) as ours:
+        main(["train", "--model", "node", "--epochs", "0"])
+    assert _describe(ours.value) == (str(ours.value), USAGE_ERROR)
+
+
+def test_no_download_fails_at_once_without_trying_the_network(capsys, tmp_path):
+    status, line = fails(capsys, "train", "--task", "mnist", "--model", "node", "--data-dir", str(tmp_path),
+                         "--no-download", "--out", str(tmp_path / "run"))
+    assert status == 2 and "not found" in line and "not downloadable" not in line

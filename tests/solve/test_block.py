@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from adamnode import GHBNODE, HBNODE, NODE, AdamNODE, NesterovNODE, ODEBlock
-from adamnode.models.family import MODEL_NAMES, default_interval, make_field
+from adamnode.models.family import MODEL_NAMES, augmentation, default_interval, field_class, make_field
 
 B, D = 3, 4
 
@@ -22,10 +22,9 @@ class MLP(nn.Module):
 
 
 def build(name, dtype=torch.float64):
-    d_in = 2 * D if name == "sonode" else D + (1 if name == "anode" else 0)
-    d_out = D + (1 if name == "anode" else 0)
-    options = {"augment_dim": 1} if name == "anode" else {}
-    return make_field(name, MLP(d_in, d_out), **options).to(dtype)
+    kind, options = field_class(name), augmentation(name, 1)
+    d_in, d_out = kind.f_features(kind.state_features(D, **options))
+    return kind(MLP(d_in, d_out), **options).to(dtype)
 
 
 def initial(field, dtype=torch.float64, generator_seed=0):

@@ -73,6 +73,7 @@ def test_a_first_step_too_large_is_rejected_and_the_answer_keeps_the_tolerance()
     with torch.no_grad():
         z1 = block(z0)
         with_rejections = block.stats.steps_forward
+        assert block.stats.rejected_forward >= 1, "the oversized first step was attempted and rejected"
         assert (z1 - exact(M, z0, T1)).abs().max().item() < 1e-4
         assert 0 < block.step_memory.sizes[0] < T1, "the size remembered is one the error control accepted"
         block(z0)

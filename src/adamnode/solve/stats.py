@@ -75,33 +75,13 @@ class SolveStats:
     def totals(self) -> SolveCounts:
         return SolveCounts(*self._counts.sum(0).tolist())
 
-    @property
-    def solves(self) -> int:
-        return int(self._solves)
-
-    @property
-    def nfe_forward(self) -> int:
-        return self.current(Counter.NFE_FORWARD)
-
-    @property
-    def nfe_backward(self) -> int:
-        return self.current(Counter.NFE_BACKWARD)
-
-    @property
-    def steps_forward(self) -> int:
-        return self.current(Counter.STEPS_FORWARD)
-
-    @property
-    def steps_backward(self) -> int:
-        return self.current(Counter.STEPS_BACKWARD)
-
-    @property
-    def rejected_forward(self) -> int:
-        return self.current(Counter.REJECTED_FORWARD)
-
-    @property
-    def rejected_backward(self) -> int:
-        return self.current(Counter.REJECTED_BACKWARD)
+    solves = property(lambda self: int(self._solves), doc="Forward solves counted.")
+    nfe_forward = property(lambda self: self.current(Counter.NFE_FORWARD))
+    nfe_backward = property(lambda self: self.current(Counter.NFE_BACKWARD))
+    steps_forward = property(lambda self: self.current(Counter.STEPS_FORWARD))
+    steps_backward = property(lambda self: self.current(Counter.STEPS_BACKWARD))
+    rejected_forward = property(lambda self: self.current(Counter.REJECTED_FORWARD))
+    rejected_backward = property(lambda self: self.current(Counter.REJECTED_BACKWARD))
 
     def as_dict(self) -> dict[str, int]:
         out = self.last()._asdict()

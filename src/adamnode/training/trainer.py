@@ -246,5 +246,5 @@ class Trainer:
                                   f"{self.task.name} ({reason}); start the run again with --overwrite") from None
         self.epoch_start_generator = state["batch_generator"]
         self.epoch, self.step_in_epoch = state["epoch"], state["step_in_epoch"]
-        self.global_step = state.get("global_step", 0)
+        self.global_step = state["global_step"]
         self.history = list(state["history"])
