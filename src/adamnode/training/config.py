@@ -58,6 +58,7 @@ class TrainConfig:
     grad_clip: float | None = None
     lr_decay: float = 1.0
     lr_decay_every: int | None = None
+    log_every: int | None = None
     task_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
@@ -196,7 +197,7 @@ def _coerce(name: str, value: Any, kind: Any) -> Any:
 
 _TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string"}
 _POSITIVE = ("epochs", "batch_size", "lr", "tol", "step_size", "solver_max_steps", "threads", "train_subset",
-             "test_subset", "max_steps", "grad_clip", "lr_decay_every")
+             "test_subset", "max_steps", "grad_clip", "lr_decay_every", "log_every")
 
 
 def _check_ranges(config: TrainConfig) -> None:
