@@ -40,6 +40,7 @@ _HELP = {
     "grad_clip": "clip the gradient norm to this value",
     "lr_decay": "multiply the learning rate by this factor every --lr-decay-every steps",
     "lr_decay_every": "steps between learning-rate decays",
+    "log_every": "every N training steps append a row (loss, NFE, seconds over those steps) to steps.csv",
 }
 _METAVARS = {int: "N", float: "X", str: "NAME"}
 

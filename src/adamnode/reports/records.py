@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..training.comparison import read_comparison
@@ -10,6 +10,7 @@ from ..training.errors import ConfigError
 from ..training.files import read_json
 from ..training.metrics import METRICS_FILE, read_metrics
 from ..training.run import COMPARISON_FILE, CONFIG_FILE, SUMMARY_FILE
+from ..training.steps import STEPS_FILE, read_steps
 
 
 @dataclass
@@ -20,6 +21,7 @@ class RunRecord:
     parameters: int
     history: list[dict]
     summary: dict | None
+    steps: list[dict] = field(default_factory=list)
 
     @property
     def model(self) -> str:
@@ -43,10 +45,12 @@ def load_run(path: Path) -> RunRecord:
         description = read_json(path / CONFIG_FILE)
         history = read_metrics(path / METRICS_FILE) if (path / METRICS_FILE).exists() else []
         summary = read_json(path / SUMMARY_FILE) if (path / SUMMARY_FILE).exists() else None
+        steps = read_steps(path / STEPS_FILE) if (path / STEPS_FILE).exists() else []
     except (OSError, ValueError, KeyError) as error:
         raise ConfigError(f"{path} holds a damaged run record ({' '.join(str(error).split())}); "
                           "rerun it with --overwrite") from None
-    return RunRecord(path, description["settings"], description["metric"], description["parameters"], history, summary)
+    return RunRecord(path, description["settings"], description["metric"], description["parameters"], history, summary,
+                     steps)
 
 
 def find_runs(path: Path) -> list[RunRecord]:

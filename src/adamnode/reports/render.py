@@ -34,6 +34,11 @@ def draw_plots(records: list[RunRecord], folder: Path, metric: str) -> list[str]
         name = f"{key}.png"
         plot_curves(records, key, label, folder / name, log=log)
         names.append(name)
+    if any(record.steps for record in records):
+        name = "train_loss_steps.png"
+        plot_curves(records, "loss", "training loss (mean over each logged window)", folder / name, log=True,
+                    along="step")
+        names.append(name)
     return names
 
 

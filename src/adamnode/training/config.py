@@ -64,6 +64,7 @@ class TrainConfig:
     grad_clip: float | None = None
     lr_decay: float = 1.0
     lr_decay_every: int | None = None
+    log_every: int | None = None
     task_options: dict[str, Any] = field(default_factory=dict)
     solver: SolverOptions = field(init=False, repr=False, compare=False)
 
@@ -206,7 +207,7 @@ def _coerce(name: str, value: Any, kind: Any) -> Any:
 
 _TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string"}
 _POSITIVE = ("epochs", "batch_size", "lr", "tol", "step_size", "solver_max_steps", "threads", "train_subset",
-             "test_subset", "max_steps", "grad_clip", "lr_decay_every")
+             "test_subset", "max_steps", "grad_clip", "lr_decay_every", "log_every")
 
 
 def _check_ranges(config: TrainConfig) -> None:

@@ -29,6 +29,7 @@ from .interrupt import StopRequest
 from .metrics import METRICS_FILE, EvaluationCounter, Totals, metric_columns, write_metrics
 from .rng import capture_rng, restore_rng, seed_everything
 from .runtime import is_main_process
+from .steps import STEPS_FILE, StepLog
 
 
 class StopRequested(Exception):
@@ -36,7 +37,8 @@ class StopRequested(Exception):
 
 
 class Trainer:
-    """Trains ``config.model`` on ``task``, writing ``metrics.csv`` and ``checkpoint.pt`` into ``run_dir``."""
+    """Trains ``config.model`` on ``task``, writing ``metrics.csv``, ``checkpoint.pt`` and (with
+    ``config.log_every``) ``steps.csv`` into ``run_dir``."""
 
     def __init__(self, config: TrainConfig, task: Task, run_dir: Path, device: torch.device,
                  show_progress: bool = True):
@@ -63,6 +65,9 @@ class Trainer:
         self.step_in_epoch = 0
         self.global_step = 0
         self.totals = Totals()
+        self.step_log = StepLog(self.run_dir / STEPS_FILE, config.log_every)
+        # Wall time spent in fit() so far, carried over resumes: steps.csv's clock.
+        self.wall_seconds_before, self.wall_start = 0.0, None
         self.epoch_start_generator = self.batch_generator.get_state()
         self.stop = StopRequest()
         self.stopping = False
@@ -86,8 +91,14 @@ class Trainer:
         within = "test evaluation" if self.evaluating else f"step {self.step_in_epoch + 1}"
         return f"epoch {self.epoch + 1}, {within}"
 
+    @property
+    def wall_seconds(self) -> float:
+        running = time.perf_counter() - self.wall_start if self.wall_start is not None else 0.0
+        return self.wall_seconds_before + running
+
     def fit(self) -> None:
         """Train until ``config.epochs`` epochs are complete, checkpointing after each."""
+        self.wall_start = time.perf_counter()
         while self.epoch < self.config.epochs:
             self._train_epoch()
             self._finish_epoch()
@@ -106,15 +117,19 @@ class Trainer:
             for step in range(self.step_in_epoch, steps):
                 if self.stopping:
                     raise StopRequested
-                nfe_forward, nfe_backward = self._step(order[step * batch_size:(step + 1) * batch_size])
+                index = order[step * batch_size:(step + 1) * batch_size]
+                loss, nfe_forward, nfe_backward = self._step(index)
                 self.totals.seconds = seconds_before + time.perf_counter() - start
                 self.step_in_epoch, self.global_step = step + 1, self.global_step + 1
+                self.step_log.add(self.epoch + 1, self.global_step, len(index), loss, nfe_forward, nfe_backward,
+                                  self.wall_seconds, write=is_main_process())
                 bar.update()
                 bar.set_postfix(loss=f"{self.totals.mean_loss:.4f}", nfe=f"{nfe_forward:g}/{nfe_backward:g}",
                                 refresh=False)
 
-    def _step(self, index: torch.Tensor) -> tuple[float, float]:
-        """One update on the global batch ``index``; returns its NFE (forward, backward), mean over ranks."""
+    def _step(self, index: torch.Tensor) -> tuple[float, float, float]:
+        """One update on the global batch ``index``; returns its mean loss and NFE (forward, backward),
+        the NFE a mean over ranks."""
         part, count = shard(index)
         inputs, targets = self.train_split.batch(part)
         failure, terms = None, [0.0, 0, 0, 1]
@@ -142,7 +157,7 @@ class Trainer:
         self.stopping = stops > 0
         nfe_forward, nfe_backward = nfe_forward / world_size(), nfe_backward / world_size()
         self.totals.add(len(index), loss_value, float(numerator), float(denominator), nfe_forward, nfe_backward)
-        return nfe_forward, nfe_backward
+        return loss_value, nfe_forward, nfe_backward
 
     def _update(self, loss: torch.Tensor) -> None:
         self.optimizer.zero_grad(set_to_none=True)
@@ -217,9 +232,10 @@ class Trainer:
         """Write the checkpoint and ``metrics.csv`` for the current position (main process only)."""
         if not is_main_process():
             return
-        # metrics.csv first: the checkpoint is the commit point, so a kill between the two writes
-        # leaves metrics at most one row ahead, and a resume rewrites them from the checkpoint.
+        # metrics.csv and steps.csv first: the checkpoint is the commit point, so a kill between the
+        # writes leaves them at most one checkpoint ahead, and a resume rewrites them from the checkpoint.
         write_metrics(self.run_dir / METRICS_FILE, self.columns, self.history)
+        self.step_log.commit(self.global_step)
         save_checkpoint(self.checkpoint_path, self.state_dict())
 
     def state_dict(self) -> dict:
@@ -229,6 +245,7 @@ class Trainer:
             "rng": capture_rng(), "batch_generator": self.epoch_start_generator,
             "epoch": self.epoch, "step_in_epoch": self.step_in_epoch, "global_step": self.global_step,
             "totals": self.totals.as_dict(), "history": self.history,
+            "step_window": self.step_log.state_dict(), "wall_seconds": self.wall_seconds,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -248,3 +265,6 @@ class Trainer:
         self.epoch, self.step_in_epoch = state["epoch"], state["step_in_epoch"]
         self.global_step = state["global_step"]
         self.history = list(state["history"])
+        # Checkpoints written before steps.csv existed hold neither.
+        self.step_log.load_state_dict(state.get("step_window", {}))
+        self.wall_seconds_before = state.get("wall_seconds", 0.0)
