@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..training.comparison import read_comparison
 from ..training.errors import ConfigError
-from ..training.files import read_json
+from ..files import read_json
 from ..training.metrics import METRICS_FILE, read_metrics
 from ..training.run import COMPARISON_FILE, CONFIG_FILE, SUMMARY_FILE
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..training.files import write_text
+from ..files import write_text
 from .plots import plot_curves
 from .records import RunRecord, find_runs
 from .table import summarize, to_csv, to_markdown

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from .errors import CheckpointError
-from .files import atomic_write
+from ..files import atomic_write
 
 CHECKPOINT_FILE = "checkpoint.pt"
 FORMAT = "adamnode-checkpoint"

@@ -10,7 +10,7 @@ from .checkpoint import CHECKPOINT_FILE
 from .config import TrainConfig, config_from_settings
 from .distributed import barrier
 from .errors import ConfigError, Interrupted, RunError
-from .files import read_json, write_json
+from ..files import read_json, write_json
 from .run import (COMPARISON_FILE, CONFIG_FILE, SUMMARY_FILE, prepare_output, resumed_config, train_run,
                   with_resume_changes)
 

@@ -13,7 +13,7 @@ from torch import nn
 
 from ..solve import ODEBlock
 from ..solve.stats import NFE_BACKWARD, NFE_FORWARD
-from .files import write_text
+from ..files import write_text
 
 METRICS_FILE = "metrics.csv"
 

@@ -15,7 +15,7 @@ from .checkpoint import CHECKPOINT_FILE, load_checkpoint
 from .config import TrainConfig, config_from_settings, flag, one_line
 from .distributed import on_main, process_group, world_size
 from .errors import ConfigError, Diverged, Interrupted, RunError
-from .files import read_json, write_json
+from ..files import read_json, write_json
 from .interrupt import deferred_interrupt
 from .runtime import describe_device, is_main_process, resolve_device, versions
 from .trainer import StopRequested, Trainer
