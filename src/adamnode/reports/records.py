@@ -41,12 +41,32 @@ class RunRecord:
 def load_run(path: Path) -> RunRecord:
     try:
         description = read_json(path / CONFIG_FILE)
+        problem = _description_problem(description)
+        if problem:
+            raise ValueError(f"{path / CONFIG_FILE}: {problem}")
         history = read_metrics(path / METRICS_FILE) if (path / METRICS_FILE).exists() else []
         summary = read_json(path / SUMMARY_FILE) if (path / SUMMARY_FILE).exists() else None
+        if summary is not None and not (isinstance(summary, dict) and isinstance(summary.get("status"), str)):
+            raise ValueError(f"{path / SUMMARY_FILE}: not a summary with a status")
     except (OSError, ValueError, KeyError) as error:
         raise ConfigError(f"{path} holds a damaged run record ({' '.join(str(error).split())}); "
                           "rerun it with --overwrite") from None
     return RunRecord(path, description["settings"], description["metric"], description["parameters"], history, summary)
+
+
+def _description_problem(description) -> str | None:
+    """What is wrong with a run's ``config.json`` content, if anything."""
+    if not isinstance(description, dict):
+        return "not a JSON object"
+    missing = [key for key in ("settings", "metric", "parameters") if key not in description]
+    if missing:
+        return f"no {', '.join(repr(key) for key in missing)}"
+    settings = description["settings"]
+    if not isinstance(settings, dict) or not all(key in settings for key in ("task", "model", "seed")):
+        return "'settings' lack task, model or seed"
+    if not isinstance(description["metric"], str) or not isinstance(description["parameters"], int):
+        return "'metric' or 'parameters' of the wrong type"
+    return None
 
 
 def find_runs(path: Path) -> list[RunRecord]:
