@@ -8,9 +8,10 @@ import subprocess
 import sys
 
 from adamnode.training.checkpoint import load_checkpoint
-from adamnode.training.folders import MANIFEST_FILE
 
 from cli_helpers import TINY, adamnode, one_line_error
+
+MANIFEST_FILE = ".adamnode-files.json"  # as adamnode.training.folders names it
 
 
 def tree(folder) -> dict:
