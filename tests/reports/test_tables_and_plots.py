@@ -11,7 +11,7 @@ import pytest
 from adamnode.cli import main
 from adamnode.reports import find_runs, render, summarize
 from adamnode.reports.table import to_csv, to_markdown
-from adamnode.training.files import write_json
+from adamnode.files import write_json
 from adamnode.training.metrics import metric_columns, write_metrics
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

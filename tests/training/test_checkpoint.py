@@ -10,7 +10,7 @@ import torch
 
 from adamnode.training.checkpoint import load_checkpoint, save_checkpoint
 from adamnode.training.errors import CheckpointError
-from adamnode.training.files import atomic_write
+from adamnode.files import atomic_write
 from adamnode.training.rng import capture_rng, restore_rng
 
 CONTENT = {"settings": {}, "model": {"w": torch.arange(3.0)}, "optimizer": {}, "scheduler": {}, "rng": {},

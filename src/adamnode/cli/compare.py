@@ -7,10 +7,11 @@ from pathlib import Path
 
 from ..reports import render
 from ..tasks import get_task
-from ..training.comparison import run_comparison, saved_comparison, start_comparison
+from ..training.comparison import check_comparison, run_comparison, saved_comparison, start_comparison
 from ..training.config import load_config_file
 from ..training.distributed import on_main, process_group
 from ..training.errors import ConfigError, RunError
+from ..training.folders import check_output, writing
 from ..training.runtime import is_main_process, resolve_device
 from .options import add_training_options, config_from_args, explicit_settings
 
@@ -36,15 +37,20 @@ def run(args: argparse.Namespace) -> int:
     else:
         base, models, seeds = _new_comparison(args)
         out = Path(base.out or Path("runs") / f"compare-{base.task}")
+    resume = bool(getattr(args, "resume", None))
     # Under torchrun every rank runs every training; rank 0 alone writes and prints.
     with process_group(resolve_device(base.device)):
-        if not getattr(args, "resume", None):
-            on_main(lambda: start_comparison(base, models, seeds, out, args.overwrite))
-        failures = run_comparison(base, models, seeds, out, resume=bool(getattr(args, "resume", None)),
-                                  log=print if is_main_process() else lambda line: None)
-    if is_main_process():
-        print(render(out))
-        print(f"\nresults.csv, results.md and plots are in {out}")
+        if not resume:  # settings, folder, data and models checked before the folder is touched
+            on_main(lambda: check_comparison(base, models, out, args.overwrite))
+        with writing(out, create=not resume) as created:
+            if not resume:
+                on_main(lambda: check_output(out, args.overwrite))  # again, now that we hold the folder
+                on_main(lambda: start_comparison(base, models, seeds, out, args.overwrite, created))
+            failures = run_comparison(base, models, seeds, out, resume=resume,
+                                      log=print if is_main_process() else lambda line: None)
+            if is_main_process():
+                print(render(out))
+                print(f"\nresults.csv, results.md and plots are in {out}")
     if failures:
         raise RunError(f"{len(failures)} of {len(models) * len(seeds)} runs failed ({', '.join(failures)}); "
                        "their errors are printed above and in the table's status column")

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 
 from ..reports import render
+from ..training.errors import ConfigError
+from ..training.folders import folder_lock
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -13,6 +15,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    print(render(Path(args.folder)))
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise ConfigError(f"{folder} is not a run or comparison folder; give the --out folder of adamnode train "
+                          "or compare")
+    with folder_lock(folder):  # no train, compare or other report writes there meanwhile
+        table = render(folder)
+    print(table)
     print(f"\nresults.csv, results.md and plots are in {args.folder}")
     return 0

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..training.errors import ConfigError
+from ..training.errors import CheckpointError, ConfigError
+from ..training.folders import folder_lock
 from ..training.run import default_run_dir, resumed_config, train_run
 from .options import add_training_options, config_from_args, explicit_settings
 
@@ -31,6 +32,11 @@ def _resume(args: argparse.Namespace) -> int:
     out = changes.pop("out", None)
     if out is not None and Path(out) != run_dir:
         raise ConfigError(f"--out {out} differs from --resume {run_dir}; a resumed run stays in its folder")
-    config, state = resumed_config(run_dir, changes)
-    train_run(config, run_dir, resume_state=state)
+    if not run_dir.is_dir():
+        raise CheckpointError(f"no checkpoint at {run_dir / 'checkpoint.pt'}; point --resume at a run folder "
+                              "written by adamnode train")
+    # Held from reading the checkpoint to the last write: no other process may move the run meanwhile.
+    with folder_lock(run_dir):
+        config, state = resumed_config(run_dir, changes)
+        train_run(config, run_dir, resume_state=state)
     return 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import shutil
 import tarfile
 from pathlib import Path
 from typing import Mapping
@@ -19,6 +20,7 @@ from typing import Mapping
 import numpy as np
 import torch
 
+from ..files import atomic_write
 from .store import DataError, download, existing_data_dir, file_identity, verify_bytes
 
 FOLDER = "cifar-10-batches-py"
@@ -157,5 +159,6 @@ def _fetch(folder: Path) -> None:
     with tarfile.open(archive, "r:gz") as tar:
         # Only the six batches, written by our own names: the layout cannot depend on the archive's.
         for name in OFFICIAL_MD5:
-            (folder / name).write_bytes(tar.extractfile(f"{FOLDER}/{name}").read())
+            member = tar.extractfile(f"{FOLDER}/{name}")
+            atomic_write(folder / name, lambda out: shutil.copyfileobj(member, out))
     archive.unlink()

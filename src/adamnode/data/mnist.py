@@ -94,7 +94,8 @@ def _existing(folder: Path, stem: str) -> Path | None:
 def _fetched(folder: Path, stem: str) -> bool:
     for mirror in MIRRORS:
         try:
-            download(f"{mirror}{stem}.gz", folder / f"{stem}.gz", "md5", MD5[stem], opener=gzip.open)
+            download(f"{mirror}{stem}.gz", folder / f"{stem}.gz", "md5", MD5[stem], opener=gzip.open,
+                     limit=idx_size(stem))
             return True
         except DataError:
             continue
@@ -102,34 +103,43 @@ def _fetched(folder: Path, stem: str) -> bool:
 
 
 def _read_idx(path: Path, stem: str, magic: int, shape: tuple[int, ...]) -> torch.Tensor:
-    content = _read_bytes(path)
     header = 4 + 4 * len(shape)
-    if len(content) < header:
-        raise DataError(f"{path} is truncated: {len(content)} bytes, less than its {header}-byte IDX header; "
-                        "delete it and fetch it again")
-    found_magic = int.from_bytes(content[:4], "big")
-    if found_magic != magic:
-        raise DataError(f"{path} has magic number 0x{found_magic:08x}, expected 0x{magic:08x} for {stem}; "
-                        "it is not this MNIST file, replace it with the official one")
-    found_shape = struct.unpack(f">{len(shape)}I", content[4:header])
-    if found_shape != shape:
-        raise DataError(f"{path} declares dimensions {found_shape}, expected {shape} for {stem}; "
-                        "replace it with the official file")
-    expected_size = header + math.prod(shape)
-    if len(content) != expected_size:
-        problem = "is truncated" if len(content) < expected_size else "has trailing bytes"
-        raise DataError(f"{path} {problem}: {len(content)} bytes uncompressed, expected {expected_size}; "
-                        "delete it and fetch it again")
-    verify_bytes(content, path, "md5", MD5[stem])
-    payload = bytearray(memoryview(content)[header:])
-    return torch.frombuffer(payload, dtype=torch.uint8).reshape(shape)
-
-
-def _read_bytes(path: Path) -> bytes:
     try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as stream:
-                return stream.read()
-        return path.read_bytes()
+        with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as stream:
+            head = stream.read(header)
+            if len(head) < header:
+                raise DataError(f"{path} is truncated: {len(head)} bytes, less than its {header}-byte IDX header; "
+                                "delete it and fetch it again")
+            found_magic = int.from_bytes(head[:4], "big")
+            if found_magic != magic:
+                raise DataError(f"{path} has magic number 0x{found_magic:08x}, expected 0x{magic:08x} for {stem}; "
+                                "it is not this MNIST file, replace it with the official one")
+            found_shape = struct.unpack(f">{len(shape)}I", head[4:header])
+            if found_shape != shape:
+                raise DataError(f"{path} declares dimensions {found_shape}, expected {shape} for {stem}; "
+                                "replace it with the official file")
+            # The payload is read up to the size the (checked) header declares and one byte more:
+            # a small .gz that would inflate to gigabytes is refused after that many bytes.
+            payload_size = math.prod(found_shape)
+            payload = stream.read(payload_size + 1)
     except (OSError, EOFError, zlib.error) as error:
         raise DataError(f"{path} cannot be read ({error}); delete it and fetch it again") from None
+    expected_size = header + payload_size
+    if len(payload) < payload_size:
+        raise DataError(f"{path} is truncated: {header + len(payload)} bytes uncompressed, expected {expected_size}; "
+                        "delete it and fetch it again")
+    if len(payload) > payload_size:
+        raise DataError(f"{path} has trailing bytes: it holds more than the {expected_size} bytes its header "
+                        "declares; delete it and fetch it again")
+    verify_bytes(head + payload, path, "md5", MD5[stem])
+    return torch.frombuffer(bytearray(payload), dtype=torch.uint8).reshape(shape)
+
+
+def idx_size(stem: str) -> int:
+    """The uncompressed size of the official IDX file ``stem``: its header and its payload."""
+    for image_stem, label_stem, count in SPLITS.values():
+        if stem == image_stem:
+            return 16 + count * ROWS * COLS
+        if stem == label_stem:
+            return 8 + count
+    raise KeyError(stem)

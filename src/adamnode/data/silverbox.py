@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import math
 import os
-import tempfile
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import NamedTuple
 
 import torch
 
+from ..files import atomic_write
 from .store import DataError, existing_data_dir, verify_bytes
 
 SUBDIR = "silverbox"
@@ -133,14 +133,7 @@ def fetch(destination: Path) -> None:
             failures.append(f"{url}: {error}")
             continue
         destination.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=destination.parent, suffix=".part")
-        try:
-            with os.fdopen(handle, "wb") as out:
-                out.write(content)
-            os.replace(temporary, destination)
-        finally:
-            if os.path.exists(temporary):
-                os.remove(temporary)
+        atomic_write(destination, lambda out: out.write(content))
         return
     raise DataError(f"could not download {FILE_NAME} ({'; '.join(failures)}); "
                     f"without network, put the official file at {destination}")

@@ -10,9 +10,11 @@ import hashlib
 import http.client
 import os
 import shutil
-import tempfile
 import urllib.request
 from pathlib import Path
+from typing import IO
+
+from ..files import atomic_write
 
 ENV_VAR = "ADAMNODE_DATA"
 DEFAULT_DIR = Path.home() / ".cache" / "adamnode"
@@ -54,19 +56,39 @@ def file_identity(path: Path) -> tuple[str, int, int]:
     return str(path.resolve()), stat.st_size, stat.st_mtime_ns
 
 
-def file_digest(path: Path, algorithm: str, opener=open) -> str:
-    """Hex digest of the file's content as ``opener`` yields it (``gzip.open`` hashes uncompressed)."""
-    digest = hashlib.new(algorithm)
+def file_digest(path: Path, algorithm: str, opener=open, limit: int | None = None) -> str:
+    """Hex digest of the file's content as ``opener`` yields it (``gzip.open`` hashes uncompressed).
+
+    With ``limit``, content longer than ``limit`` bytes is refused as soon as it is read that far.
+    """
+    digest, total = hashlib.new(algorithm), 0
     with opener(path, "rb") as stream:
         for chunk in iter(lambda: stream.read(1 << 20), b""):
+            total += len(chunk)
+            if limit is not None and total > limit:
+                raise DataError(f"{path} holds more than the {limit} bytes its content may have; "
+                                "it is not the official file, delete it and fetch it again")
             digest.update(chunk)
     return digest.hexdigest()
 
 
-def verify(path: Path, algorithm: str, expected: str, opener=open) -> None:
+def read_capped(stream: IO[bytes], limit: int, path: Path) -> bytes:
+    """At most ``limit`` bytes of ``stream``; ``DataError`` if it holds more (nothing more is read).
+
+    For decompressing streams (``gzip.open``): memory and work stay bounded by ``limit`` however
+    far a small file would inflate.
+    """
+    content = stream.read(limit + 1)
+    if len(content) > limit:
+        raise DataError(f"{path} inflates to more than the {limit} bytes its header declares; "
+                        "it is not the official file, delete it and fetch it again")
+    return content
+
+
+def verify(path: Path, algorithm: str, expected: str, opener=open, limit: int | None = None) -> None:
     """Raise ``DataError`` unless the file's ``algorithm`` digest is ``expected``."""
     try:
-        actual = file_digest(path, algorithm, opener)
+        actual = file_digest(path, algorithm, opener, limit)
     except (OSError, EOFError) as error:
         raise DataError(f"{path} cannot be read ({error}); delete it and fetch it again") from None
     _check_digest(path, algorithm, expected, actual)
@@ -85,17 +107,20 @@ def _check_digest(path: Path, algorithm: str, expected: str, actual: str) -> Non
         )
 
 
-def download(url: str, destination: Path, algorithm: str, expected: str, opener=open) -> None:
-    """Fetch ``url`` to ``destination`` atomically, verified; a failed fetch leaves nothing behind."""
+def download(url: str, destination: Path, algorithm: str, expected: str, opener=open,
+             limit: int | None = None) -> None:
+    """Fetch ``url`` to ``destination`` atomically, verified; a failed fetch leaves nothing behind.
+
+    ``limit`` caps the bytes ``opener`` may yield while verifying (a compressed download that
+    inflates past it is refused before it is inflated further).
+    """
     destination.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=destination.parent, suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
+
+    def fetch(out) -> None:
+        with urllib.request.urlopen(url, timeout=60) as response:
             shutil.copyfileobj(response, out)
-        verify(Path(temporary), algorithm, expected, opener)
-        os.replace(temporary, destination)
+
+    try:
+        atomic_write(destination, fetch, check=lambda temporary: verify(temporary, algorithm, expected, opener, limit))
     except (OSError, http.client.HTTPException) as error:
         raise DataError(f"could not download {url} ({error}); without network, put the file at {destination}") from None
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
 from pathlib import Path
 
 import numpy as np
 
+from ..files import atomic_write, write_text
 from .stability import ModelCurves, StabilityResult
 
 CSV_NAME, TABLE_NAME, FIGURE_NAME = "stability.csv", "stability.md", "stability.png"
@@ -20,23 +22,24 @@ def write_outputs(result: StabilityResult, out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / CSV_NAME, out_dir / TABLE_NAME, out_dir / FIGURE_NAME]
     write_csv(result, paths[0])
-    paths[1].write_text(table(result))
+    write_text(paths[1], table(result))
     write_figure(result, paths[2])
     return paths
 
 
 def write_csv(result: StabilityResult, path: Path) -> None:
     """One row per model and time; the recorded output's log10 |y(t)| under the name ``recorded_output``."""
-    with path.open("w", newline="") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(["model", "t", "log10_mean_norm_h", "log10_mean_norm_state", "solved_inits"])
-        for curves in result.curves:
-            for k, t in enumerate(result.times):
-                writer.writerow([curves.model, f"{t:g}", _number(curves.log10_mean_h[k]),
-                                 _number(curves.log10_mean_state[k]), int(curves.solved[k])])
-        inits = result.settings["inits"]
-        for t, value in zip(result.times, _log10_abs(result.output)):
-            writer.writerow([RECORDED, f"{t:g}", _number(value), _number(value), inits])
+    stream = io.StringIO(newline="")
+    writer = csv.writer(stream)
+    writer.writerow(["model", "t", "log10_mean_norm_h", "log10_mean_norm_state", "solved_inits"])
+    for curves in result.curves:
+        for k, t in enumerate(result.times):
+            writer.writerow([curves.model, f"{t:g}", _number(curves.log10_mean_h[k]),
+                             _number(curves.log10_mean_state[k]), int(curves.solved[k])])
+    inits = result.settings["inits"]
+    for t, value in zip(result.times, _log10_abs(result.output)):
+        writer.writerow([RECORDED, f"{t:g}", _number(value), _number(value), inits])
+    write_text(path, stream.getvalue())
 
 
 def table(result: StabilityResult) -> str:
@@ -90,7 +93,7 @@ def write_figure(result: StabilityResult, path: Path) -> None:
     figure.suptitle(f"Silverbox initialisation test, {result.settings['inits']} initialisations per model "
                     f"(a line ends where a solve failed{note})", fontsize=10)
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    atomic_write(path, lambda out: figure.savefig(out, format="png", dpi=120))
     plt.close(figure)
 
 

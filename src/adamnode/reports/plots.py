@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from .records import RunRecord
+from ..files import atomic_write
 
 
 def curves(records: list[RunRecord], key: str, along: str = "epoch"
@@ -54,7 +55,7 @@ def plot_curves(records: list[RunRecord], key: str, ylabel: str, path: Path, log
     axes.set_ylabel(ylabel)
     axes.grid(alpha=0.3)
     axes.legend(fontsize="small", ncols=2)
-    figure.savefig(path, dpi=120)
+    atomic_write(path, lambda stream: figure.savefig(stream, format="png", dpi=120))
 
 
 def _positive(records: list[RunRecord], key: str, along: str) -> bool:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..training.comparison import read_comparison
 from ..training.errors import ConfigError
-from ..training.files import read_json
+from ..files import read_json
 from ..training.metrics import METRICS_FILE, read_metrics
 from ..training.run import COMPARISON_FILE, CONFIG_FILE, SUMMARY_FILE
 from ..training.steps import STEPS_FILE, read_steps
@@ -43,14 +43,34 @@ class RunRecord:
 def load_run(path: Path) -> RunRecord:
     try:
         description = read_json(path / CONFIG_FILE)
+        problem = _description_problem(description)
+        if problem:
+            raise ValueError(f"{path / CONFIG_FILE}: {problem}")
         history = read_metrics(path / METRICS_FILE) if (path / METRICS_FILE).exists() else []
         summary = read_json(path / SUMMARY_FILE) if (path / SUMMARY_FILE).exists() else None
+        if summary is not None and not (isinstance(summary, dict) and isinstance(summary.get("status"), str)):
+            raise ValueError(f"{path / SUMMARY_FILE}: not a summary with a status")
         steps = read_steps(path / STEPS_FILE) if (path / STEPS_FILE).exists() else []
     except (OSError, ValueError, KeyError) as error:
         raise ConfigError(f"{path} holds a damaged run record ({' '.join(str(error).split())}); "
                           "rerun it with --overwrite") from None
     return RunRecord(path, description["settings"], description["metric"], description["parameters"], history, summary,
                      steps)
+
+
+def _description_problem(description) -> str | None:
+    """What is wrong with a run's ``config.json`` content, if anything."""
+    if not isinstance(description, dict):
+        return "not a JSON object"
+    missing = [key for key in ("settings", "metric", "parameters") if key not in description]
+    if missing:
+        return f"no {', '.join(repr(key) for key in missing)}"
+    settings = description["settings"]
+    if not isinstance(settings, dict) or not all(key in settings for key in ("task", "model", "seed")):
+        return "'settings' lack task, model or seed"
+    if not isinstance(description["metric"], str) or not isinstance(description["parameters"], int):
+        return "'metric' or 'parameters' of the wrong type"
+    return None
 
 
 def find_runs(path: Path) -> list[RunRecord]:

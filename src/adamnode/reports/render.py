@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..training.files import write_text
+from ..files import write_text
+from ..training.folders import record
 from .plots import plot_curves
 from .records import RunRecord, find_runs
 from .table import summarize, to_csv, to_markdown
@@ -18,6 +19,8 @@ def render(path: Path) -> str:
     path = Path(path)
     records = find_runs(path)
     metric = records[0].metric
+    # Recorded before they are written: --overwrite may remove them, and only them.
+    record(path, [RESULTS_CSV, RESULTS_MD, *plot_names(metric)])
     rows = summarize(records)
     table = to_markdown(rows, metric)
     write_text(path / RESULTS_CSV, to_csv(rows, metric))
@@ -26,11 +29,18 @@ def render(path: Path) -> str:
     return table
 
 
+def _figures(metric: str) -> list[tuple[str, str, bool]]:
+    return [("train_loss", "training loss", True), ("nfe_forward", "NFE-F per batch", False),
+            ("nfe_backward", "NFE-B per batch", False), (f"test_{metric}", f"test {metric}", False)]
+
+
+def plot_names(metric: str) -> list[str]:
+    return [f"{key}.png" for key, _, _ in _figures(metric)]
+
+
 def draw_plots(records: list[RunRecord], folder: Path, metric: str) -> list[str]:
-    figures = [("train_loss", "training loss", True), ("nfe_forward", "NFE-F per batch", False),
-               ("nfe_backward", "NFE-B per batch", False), (f"test_{metric}", f"test {metric}", False)]
     names = []
-    for key, label, log in figures:
+    for key, label, log in _figures(metric):
         name = f"{key}.png"
         plot_curves(records, key, label, folder / name, log=log)
         names.append(name)

@@ -100,6 +100,11 @@ class SpheresTask(Task):
         generator = torch.Generator().manual_seed(settings["seed"])
         train = sample_spheres(settings["n_train"], settings, generator)
         test = sample_spheres(settings["n_test"], settings, generator)
+        for key, total in (("train_subset", len(train)), ("test_subset", len(test))):
+            if (settings.get(key) or 0) > total:
+                split = key.split("_")[0]
+                raise ValueError(f"{key} {settings[key]} is more than the {total} spheres {split} points; choose "
+                                 f"at most {total}, or set n_{split} (config file) to generate more")
         # The points are i.i.d., so the first ones are as fair a subset as any.
         return (train.first(settings.get("train_subset")).to(device),
                 test.first(settings.get("test_subset")).to(device))

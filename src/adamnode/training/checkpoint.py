@@ -1,24 +1,45 @@
-"""Checkpoint files: written atomically, read back safely, rejected with a clear reason."""
+"""Checkpoint files: written atomically, sealed with a digest, read back safely, rejected with a clear reason.
+
+Format 2: one header line ``adamnode-checkpoint 2 sha256 <hex digest>\\n``, then the content as
+``torch.save`` writes it. The digest covers every byte after the header, so a flipped bit in a
+stored weight, a truncation or any edit is refused on load (the file itself is only read).
+Format 1 (the bare ``torch.save`` payload of earlier versions, no digest) is still read.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import io
+import math
 from pathlib import Path
 
 import torch
 
+from ..files import atomic_write
 from .errors import CheckpointError
-from .files import atomic_write
 
 CHECKPOINT_FILE = "checkpoint.pt"
 FORMAT = "adamnode-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 REQUIRED_KEYS = ("settings", "model", "optimizer", "scheduler", "rng", "batch_generator", "epoch",
                  "step_in_epoch", "totals", "history")
+_HEADER = f"{FORMAT} {FORMAT_VERSION} sha256 ".encode("ascii")
+_HEADER_SIZE = len(_HEADER) + 64 + 1
 
 
 def save_checkpoint(path: Path, content: dict) -> None:
     payload = {"format": FORMAT, "version": FORMAT_VERSION, **content}
-    atomic_write(path, lambda stream: torch.save(payload, stream))
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    body = buffer.getvalue()
+    header = _HEADER + hashlib.sha256(body).hexdigest().encode("ascii") + b"\n"
+
+    def write(stream) -> None:
+        stream.write(header)
+        stream.write(body)
+
+    atomic_write(path, write)
 
 
 def load_checkpoint(path: Path) -> dict:
@@ -27,18 +48,67 @@ def load_checkpoint(path: Path) -> dict:
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}; point --resume at a run folder written by adamnode train")
     try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise CheckpointError(f"{path} cannot be read ({error}); check its permissions") from None
+    sealed = data.startswith(_HEADER)
+    body = data[_HEADER_SIZE:] if sealed else data
+    if sealed:
+        stored = data[len(_HEADER):_HEADER_SIZE - 1].decode("ascii", "replace")
+        if data[_HEADER_SIZE - 1:_HEADER_SIZE] != b"\n" or hashlib.sha256(body).hexdigest() != stored:
+            raise CheckpointError(f"{path} is corrupt: its content does not match the SHA-256 digest stored in it "
+                                  "(altered, damaged or truncated); restore it from a backup or start the run again "
+                                  "with --overwrite")
+    try:
         # weights_only: a checkpoint is data; loading one must never run code from the file.
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        payload = torch.load(io.BytesIO(body), map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for truncated or foreign files
         reason = " ".join(str(error).split())[:120]
         raise CheckpointError(f"{path} is corrupt or not a checkpoint ({type(error).__name__}: {reason}); "
                               "restore it from a backup or start the run again with --overwrite") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an adamnode checkpoint; point --resume at a run directory written by adamnode")
-    if payload.get("version") != FORMAT_VERSION:
-        raise CheckpointError(f"{path} has checkpoint format {payload.get('version')!r}, this adamnode reads "
-                              f"{FORMAT_VERSION}; resume it with the adamnode version that wrote it")
+    version = payload.get("version")
+    if version not in READABLE_VERSIONS or (version == FORMAT_VERSION) != sealed:
+        raise CheckpointError(f"{path} has checkpoint format {version!r}, this adamnode reads "
+                              f"{', '.join(map(str, READABLE_VERSIONS))}; resume it with the adamnode version that wrote it")
     missing = [key for key in REQUIRED_KEYS if key not in payload]
     if missing:
         raise CheckpointError(f"{path} lacks {', '.join(missing)}; it is incomplete, start the run again with --overwrite")
+    problem = _field_problem(payload)
+    if problem:
+        raise CheckpointError(f"{path} holds an impossible value ({problem}); it is damaged, restore it from a "
+                              "backup or start the run again with --overwrite")
     return payload
+
+
+def _field_problem(payload: dict) -> str | None:
+    """What is out of range in a loaded checkpoint's fields, if anything (the model's fit is checked later)."""
+    def count(value) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+    for key in ("epoch", "step_in_epoch"):
+        if not count(payload[key]):
+            return f"{key} = {payload[key]!r}, expected a non-negative integer"
+    if not count(payload.get("global_step", 0)):
+        return f"global_step = {payload['global_step']!r}, expected a non-negative integer"
+    if not isinstance(payload["settings"], dict):
+        return "settings are not a dict"
+    epochs = payload["settings"].get("epochs")
+    if isinstance(epochs, int) and payload["epoch"] > epochs:
+        return f"epoch {payload['epoch']} is past the run's {epochs} epochs"
+    history = payload["history"]
+    if not isinstance(history, list) or len(history) != payload["epoch"] or not all(
+            isinstance(row, dict) and row.get("epoch") == number for number, row in enumerate(history, start=1)):
+        return f"its history does not list epochs 1..{payload['epoch']}"
+    if not isinstance(payload["totals"], dict):
+        return "totals are not a dict"
+    if not isinstance(payload["model"], dict):
+        return "model weights are not a dict"
+    for name, tensor in payload["model"].items():
+        if isinstance(tensor, torch.Tensor) and tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            return f"weight {name} is not finite"
+    for key, value in payload["totals"].items():
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"totals {key} = {value}"
+    return None

@@ -6,16 +6,22 @@ import json
 from pathlib import Path
 from typing import Callable
 
+import torch
+
+from ..files import read_json, write_json
+from ..tasks import get_task
 from .checkpoint import CHECKPOINT_FILE
 from .config import TrainConfig, config_from_settings
 from .distributed import barrier
 from .errors import ConfigError, Interrupted, RunError
-from .files import read_json, write_json
-from .run import (COMPARISON_FILE, SUMMARY_FILE, prepare_output, resumed_config, train_run,
-                  with_resume_changes)
+from .folders import check_output, child, folder_lock, replace_output
+from .run import COMPARISON_FILE, SUMMARY_FILE, resumed_config, train_run, with_resume_changes
 
 #: Outcomes a resumed comparison keeps instead of running again: retrying would fail the same way.
 FINAL_FAILURES = ("diverged", "solver_failed")
+#: The files a comparison writes into its own folder besides the report's (``render`` records those);
+#: its runs have folders and manifests of their own.
+COMPARISON_FILES = (COMPARISON_FILE,)
 
 
 def run_folder(model: str, seed: int) -> str:
@@ -23,27 +29,80 @@ def run_folder(model: str, seed: int) -> str:
 
 
 def read_comparison(out: Path) -> dict:
+    """``comparison.json`` of ``out``, checked: its task and models in the registry, its seeds and
+    run folders what they must be (a run folder name from the file never leads outside ``out``)."""
+    path = Path(out) / COMPARISON_FILE
     try:
-        return read_json(Path(out) / COMPARISON_FILE)
+        saved = read_json(path)
     except FileNotFoundError:
         raise ConfigError(f"{out} is not a comparison folder (no {COMPARISON_FILE}); give the --out folder "
                           "of adamnode compare") from None
     except (OSError, json.JSONDecodeError) as error:
-        raise ConfigError(f"{Path(out) / COMPARISON_FILE} is damaged ({error}); start again with --overwrite") from None
+        raise ConfigError(f"{path} is damaged ({error}); start again with --overwrite") from None
+    problem = _comparison_problem(saved)
+    if problem:
+        raise ConfigError(f"{path} is damaged or altered ({problem}); restore it or start again with --overwrite")
+    for name in saved["runs"]:
+        child(Path(out), name, str(path))
+    return saved
 
 
-def start_comparison(base: TrainConfig, models: list[str], seeds: list[int], out: Path, overwrite: bool) -> None:
-    prepare_output(out, overwrite)
+def _comparison_problem(saved) -> str | None:
+    if not isinstance(saved, dict):
+        return "not a JSON object"
+    missing = [key for key in ("task", "models", "seeds", "settings", "runs") if key not in saved]
+    if missing:
+        return f"no {', '.join(missing)}"
+    try:
+        task = get_task(saved["task"]) if isinstance(saved["task"], str) else None
+    except ValueError:
+        task = None
+    if task is None:
+        return f"unknown task {saved['task']!r}"
+    models, seeds = saved["models"], saved["seeds"]
+    if (not isinstance(models, list) or not models or len(set(map(repr, models))) != len(models)
+            or not all(isinstance(model, str) and model in task.models for model in models)):
+        return f"models {models!r} are not distinct models of task {task.name!r}"
+    if (not isinstance(seeds, list) or not seeds or len(set(map(repr, seeds))) != len(seeds)
+            or not all(isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0 for seed in seeds)):
+        return f"seeds {seeds!r} are not distinct non-negative integers"
+    if not isinstance(saved["settings"], dict):
+        return "settings are not a JSON object"
+    if saved["runs"] != [run_folder(model, seed) for model in models for seed in seeds]:
+        return "its runs are not those of its models and seeds"
+    return None
+
+
+def check_comparison(base: TrainConfig, models: list[str], out: Path, overwrite: bool) -> None:
+    """Everything a new comparison can check before its folder is touched: the folder may be used,
+    the task's data loads and passes its checks, and every model builds."""
+    check_output(out, overwrite)
+    task = get_task(base.task)
+    settings = base.replace(model=models[0]).settings()
+    task.load(settings, torch.device("cpu"))
+    for model in models:
+        task.build_model(model, base.block_options(), base.replace(model=model).settings())
+
+
+def start_comparison(base: TrainConfig, models: list[str], seeds: list[int], out: Path, overwrite: bool,
+                     created: bool = False) -> None:
+    """Clear the comparison ``out`` replaces, if any (``check_comparison`` passed), and describe the new one."""
+    runs = [run_folder(model, seed) for model in models for seed in seeds]
+    replace_output(out, COMPARISON_FILES, folders=runs, created=created)
     write_json(out / COMPARISON_FILE, {
-        "task": base.task, "models": models, "seeds": seeds, "settings": base.settings(),
-        "runs": [run_folder(model, seed) for model in models for seed in seeds],
+        "task": base.task, "models": models, "seeds": seeds, "settings": base.settings(), "runs": runs,
     })
 
 
 def saved_comparison(out: Path, changes: dict) -> tuple[TrainConfig, list[str], list[int]]:
     """The base config, models and seeds of the comparison in ``out``, with resumable ``changes``."""
     saved = read_comparison(out)
-    base = with_resume_changes(config_from_settings(saved["settings"]), changes, out)
+    try:
+        settings = config_from_settings(saved["settings"])
+    except (ConfigError, TypeError) as error:
+        raise ConfigError(f"{Path(out) / COMPARISON_FILE} holds invalid settings ({error}); restore it or start "
+                          "again with --overwrite") from None
+    base = with_resume_changes(settings, changes, out)
     return base, saved["models"], saved["seeds"]
 
 
@@ -53,7 +112,7 @@ def run_comparison(base: TrainConfig, models: list[str], seeds: list[int], out: 
     failures = []
     total = len(models) * len(seeds)
     for index, (model, seed) in enumerate(((m, s) for m in models for s in seeds), start=1):
-        run_dir = out / run_folder(model, seed)
+        run_dir = child(out, run_folder(model, seed), "the comparison")
         label = f"[{index}/{total}] {model} seed {seed}"
         config = base.replace(model=model, seed=seed, out=str(run_dir))
         try:
@@ -70,18 +129,35 @@ def run_comparison(base: TrainConfig, models: list[str], seeds: list[int], out: 
 
 
 def _train_or_resume(config: TrainConfig, run_dir: Path, resume: bool) -> dict:
-    summary = read_json(run_dir / SUMMARY_FILE) if resume and (run_dir / SUMMARY_FILE).is_file() else None
+    summary = read_record(run_dir / SUMMARY_FILE, ("status", "error", "epochs_completed")) \
+        if resume and (run_dir / SUMMARY_FILE).is_file() else None
     if summary and summary["status"] == "complete" and summary["epochs_completed"] >= config.epochs:
         return summary
     if summary and summary["status"] in FINAL_FAILURES:
         raise RunError(f"kept from the earlier attempt: {summary['status']} ({summary['error']})")
     if resume and (run_dir / CHECKPOINT_FILE).is_file():
         changes = {"epochs": config.epochs, "device": config.device}
-        resumed, state = resumed_config(run_dir, changes)
-        return train_run(resumed, run_dir, resume_state=state, log=None)
+        with folder_lock(run_dir):
+            resumed, state = resumed_config(run_dir, changes)
+            return train_run(resumed, run_dir, resume_state=state, log=None)
     # Under torchrun rank 0 is about to clear the folder the other ranks may still be reading.
     barrier()
     return train_run(config, run_dir, overwrite=True, log=None)
+
+
+def read_record(path: Path, keys: tuple[str, ...]) -> dict:
+    """A JSON object adamnode wrote (``summary.json``, ``config.json``) with ``keys``; a damaged one is
+    a ``ConfigError`` naming the file."""
+    try:
+        record = read_json(path)
+        problem = None if isinstance(record, dict) else "not a JSON object"
+    except (OSError, ValueError) as error:
+        record, problem = None, " ".join(str(error).split())
+    missing = [key for key in keys if problem is None and key not in record]
+    if problem or missing:
+        raise ConfigError(f"{path} is damaged ({problem or 'no ' + ', '.join(missing)}); delete it to run that "
+                          "run again, or start the comparison again with --overwrite")
+    return record
 
 
 def _outcome(summary: dict) -> str:

@@ -128,7 +128,19 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} does not exist; check the path given to --config") from None
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ConfigError(f"config file {path} is not valid TOML ({one_line(error)}); fix the file") from None
-    return {str(key).replace("-", "_"): value for key, value in raw.items()}
+    values: dict[str, Any] = {}
+    spelled: dict[str, str] = {}
+    for key, value in raw.items():
+        name = str(key).replace("-", "_")
+        if name in values:
+            raise ConfigError(f"config file {path} sets {name} twice (as {spelled[name]!r} and {key!r}); keep one")
+        if name in _FIELD_TYPES:
+            try:
+                value = _coerce(name, value, _FIELD_TYPES[name])
+            except ConfigError as error:
+                raise ConfigError(f"config file {path}: {error}; fix the file") from None
+        values[name], spelled[name] = value, str(key)
+    return values
 
 
 def resolve_config(cli: dict[str, Any], file_values: dict[str, Any] | None = None,

@@ -25,3 +25,7 @@ class Diverged(RunError):
 
 class Interrupted(RunError):
     """The user stopped the run (Ctrl-C); a checkpoint was written if the message says so."""
+
+
+class FolderBusy(RunError):
+    """Another process holds the folder's write lock; nothing was written."""

@@ -11,7 +11,7 @@ from pathlib import Path
 from torch import nn
 
 from ..solve import ODEBlock
-from .files import write_text
+from ..files import write_text
 
 METRICS_FILE = "metrics.csv"
 

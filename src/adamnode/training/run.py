@@ -3,29 +3,30 @@
 from __future__ import annotations
 
 import datetime
-import shutil
 from pathlib import Path
 
 import torch
 
+from ..files import read_json, write_json
 from ..solve import SolverError
 from ..tasks import get_task
 from ..tasks.base import Task
 from .checkpoint import CHECKPOINT_FILE, load_checkpoint
 from .config import TrainConfig, config_from_settings, flag, one_line
 from .distributed import on_main, process_group, world_size
-from .errors import ConfigError, Diverged, Interrupted, RunError
-from .files import read_json, write_json
+from .errors import CheckpointError, ConfigError, Diverged, Interrupted, RunError
+from .folders import check_output, read_manifest, replace_output, writing
 from .interrupt import deferred_interrupt
+from .metrics import METRICS_FILE
 from .runtime import describe_device, is_main_process, resolve_device, versions
+from .steps import STEPS_FILE
 from .trainer import StopRequested, Trainer
 
 CONFIG_FILE = "config.json"
 SUMMARY_FILE = "summary.json"
 COMPARISON_FILE = "comparison.json"
-#: Files that mark a folder as written by adamnode, so that --overwrite may delete it; a
-#: config.json counts only if adamnode wrote it (the name is too common to trust alone).
-OWNED_MARKERS = (CHECKPOINT_FILE, COMPARISON_FILE)
+#: The files a run writes into its folder (recorded in its manifest before they are first written).
+RUN_FILES = (CONFIG_FILE, METRICS_FILE, STEPS_FILE, SUMMARY_FILE, CHECKPOINT_FILE)
 #: Settings a resumed run may change: extending it or moving it to another device.
 RESUMABLE_CHANGES = ("epochs", "device")
 
@@ -34,33 +35,11 @@ def default_run_dir(config: TrainConfig) -> Path:
     return Path("runs") / f"{config.task}-{config.model}-seed{config.seed}"
 
 
-def prepare_output(path: Path, overwrite: bool) -> None:
-    """Create ``path``; refuse one that holds files unless ``overwrite`` and adamnode wrote it."""
-    if path.exists() and not path.is_dir():
-        raise ConfigError(f"--out {path} is a file; give a folder path")
-    if path.exists() and any(path.iterdir()):
-        if not overwrite:
-            raise ConfigError(f"output folder {path} already exists; continue it with --resume {path}, "
-                              f"replace it with --overwrite, or choose another --out")
-        if not _written_by_adamnode(path):
-            raise ConfigError(f"refusing to --overwrite {path}: it holds files adamnode did not write; "
-                              "choose another --out")
-        shutil.rmtree(path)
-    path.mkdir(parents=True, exist_ok=True)
-
-
-def _written_by_adamnode(path: Path) -> bool:
-    if any((path / marker).exists() for marker in OWNED_MARKERS):
-        return True
-    try:
-        description = read_json(path / CONFIG_FILE)
-    except (OSError, ValueError):
-        return False
-    return isinstance(description, dict) and "adamnode" in description.get("versions", {})
-
-
 def resumed_config(run_dir: Path, changes: dict) -> tuple[TrainConfig, dict]:
     """The config saved in ``run_dir``'s checkpoint with ``changes`` applied, and the checkpoint."""
+    if not (run_dir / CHECKPOINT_FILE).exists() and read_manifest(run_dir) is not None:
+        raise CheckpointError(f"{run_dir} has no checkpoint yet: its run was stopped before it wrote the first "
+                              f"one; start it again with --overwrite")
     state = load_checkpoint(run_dir / CHECKPOINT_FILE)
     return with_resume_changes(config_from_settings(state["settings"]), changes, run_dir), state
 
@@ -88,17 +67,23 @@ def train_run(config: TrainConfig, run_dir: Path, *, resume_state: dict | None =
         raise ConfigError(f"no model given; choose one with --model from {', '.join(get_task(config.task).models)}")
     task = get_task(config.task)
     device = resolve_device(config.device)
+    fresh = resume_state is None
     with process_group(device):
-        return _train(config, task, run_dir, device, resume_state=resume_state, overwrite=overwrite,
-                      show_progress=show_progress, log=log)
+        if fresh:  # the cheap refusals, before the folder is created or locked
+            on_main(lambda: check_output(run_dir, overwrite))
+        with writing(run_dir, create=fresh) as created:
+            return _train(config, task, run_dir, device, resume_state=resume_state, overwrite=overwrite,
+                          created=created, show_progress=show_progress, log=log)
 
 
 def _train(config: TrainConfig, task: Task, run_dir: Path, device: torch.device, *, resume_state: dict | None,
-           overwrite: bool, show_progress: bool, log) -> dict:
+           overwrite: bool, created: bool, show_progress: bool, log) -> dict:
     if resume_state is None:
-        on_main(lambda: prepare_output(run_dir, overwrite))
+        on_main(lambda: check_output(run_dir, overwrite))  # again, now that this process holds the folder
+    # Loads and checks the data and builds the model; nothing is written or removed before it succeeds.
     trainer = Trainer(config, task, run_dir, device, show_progress=show_progress)
     if resume_state is None:
+        on_main(lambda: replace_output(run_dir, RUN_FILES, created=created))
         trainer.save()
     else:
         trainer.load_state_dict(resume_state)

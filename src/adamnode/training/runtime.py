@@ -6,7 +6,9 @@ evaluation and stop checks; nowhere else.
 
 from __future__ import annotations
 
+import os
 import platform
+import sys
 
 import torch
 
@@ -41,3 +43,22 @@ def versions() -> dict[str, str]:
 
     return {"python": platform.python_version(), "torch": torch.__version__,
             "torchdiffeq": getattr(torchdiffeq, "__version__", "unknown"), "adamnode": __version__}
+
+
+def available_cores() -> int:
+    """The CPU cores this process may run on (its affinity where the OS tells, else the machine's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def usable_threads(requested: int) -> int:
+    """``requested`` CPU threads, capped at the available cores with a one-line warning."""
+    cores = available_cores()
+    if requested <= cores:
+        return requested
+    if is_main_process():
+        print(f"adamnode: warning: --threads {requested} is more than the {cores} CPU core(s) available; "
+              f"using {cores}", file=sys.stderr)
+    return cores

@@ -13,7 +13,7 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .files import write_text
+from ..files import write_text
 
 STEPS_FILE = "steps.csv"
 STEP_COLUMNS = ["epoch", "step", "loss", "nfe_forward", "nfe_backward", "seconds"]

@@ -28,7 +28,7 @@ from .errors import CheckpointError, Diverged
 from .interrupt import StopRequest
 from .metrics import METRICS_FILE, EvaluationCounter, Totals, metric_columns, write_metrics
 from .rng import capture_rng, restore_rng, seed_everything
-from .runtime import is_main_process
+from .runtime import is_main_process, usable_threads
 from .steps import STEPS_FILE, StepLog
 
 
@@ -46,7 +46,7 @@ class Trainer:
         self.show_progress = show_progress and is_main_process()
         settings = config.settings()
         if config.threads is not None:
-            torch.set_num_threads(config.threads)
+            torch.set_num_threads(usable_threads(config.threads))
         seed_everything(config.seed)
         self.train_split, self.test_split = task.load(settings, device)
         self.model = task.build_model(config.model, config.solver, settings).to(device)
@@ -261,6 +261,9 @@ class Trainer:
             reason = " ".join(str(error).split())[:160]
             raise CheckpointError(f"{self.checkpoint_path} does not fit a {self.config.model} model on "
                                   f"{self.task.name} ({reason}); start the run again with --overwrite") from None
+        if state["step_in_epoch"] > self.steps_per_epoch:
+            raise CheckpointError(f"{self.checkpoint_path} is at step {state['step_in_epoch']} of an epoch of "
+                                  f"{self.steps_per_epoch} steps; it is damaged, start the run again with --overwrite")
         self.epoch_start_generator = state["batch_generator"]
         self.epoch, self.step_in_epoch = state["epoch"], state["step_in_epoch"]
         self.global_step = state["global_step"]
