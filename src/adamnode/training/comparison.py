@@ -81,7 +81,7 @@ def check_comparison(base: TrainConfig, models: list[str], out: Path, overwrite:
     settings = base.replace(model=models[0]).settings()
     task.load(settings, torch.device("cpu"))
     for model in models:
-        task.build_model(model, base.block_options(), base.replace(model=model).settings())
+        task.build_model(model, base.solver, base.replace(model=model).settings())
 
 
 def start_comparison(base: TrainConfig, models: list[str], seeds: list[int], out: Path, overwrite: bool,
