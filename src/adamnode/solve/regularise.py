@@ -90,9 +90,11 @@ class Augmented:
         if reg.probe is not None:
             keep_graph = torch.is_grad_enabled()
             with torch.enable_grad():
-                # A state without history (the adjoint's forward solve, or z0 itself) is made a leaf
-                # to differentiate against; one with history is differentiated where it stands.
-                z = z if z.requires_grad else z.detach().requires_grad_(True)
+                # Differentiated where it stands when its history is kept (direct backprop, the
+                # adjoint's backward); otherwise (the adjoint's forward solve, z0 itself) made a leaf.
+                # The adjoint's forward runs under no_grad, where a view of its y0 still reports
+                # requires_grad: it is detached there too.
+                z = z if keep_graph and z.requires_grad else z.detach().requires_grad_(True)
                 dz = self.dynamics(t, z)
                 product = _vjp(dz, z, reg.probe, keep_graph)
             if not keep_graph:
