@@ -208,7 +208,7 @@ def test_the_solve_penalty_joins_the_update_and_has_its_own_column(tmp_path, mon
 
     def recording_update(self, total):
         updates.append(total.item())
-        penalties.append(float(sum(block.penalty for block in self.counter.blocks)))
+        penalties.append(float(sum(block.penalty.detach() for block in self.counter.blocks)))
         update(self, total)
 
     monkeypatch.setattr(SpheresTask, "loss", recording_loss)
