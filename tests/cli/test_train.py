@@ -32,7 +32,7 @@ def test_train_writes_the_run_folder(two_epoch_run):
     table = rows(two_epoch_run)
     assert [row["epoch"] for row in table] == ["1", "2"]
     assert list(table[0]) == ["epoch", "steps", "train_loss", "train_accuracy", "test_loss", "test_accuracy",
-                              "nfe_forward", "nfe_backward", "test_nfe_forward", "seconds", "test_seconds", "lr"]
+                              "nfe_forward", "nfe_backward", "test_nfe_forward", "seconds", "test_seconds", "lr", "penalty"]
     # dopri5 spends 1 evaluation to start, 6 per attempted step, and 1 on its first-step guess
     # where no warm start is (always in evaluation, which runs in eval mode).
     for row in table:

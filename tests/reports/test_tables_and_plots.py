@@ -23,7 +23,7 @@ def write_run(folder, model, seed, losses, seconds, status="complete", nfe=(20.0
                                         "metric": "accuracy", "parameters": 100 + len(model)})
     rows = [{"epoch": epoch, "steps": 4, "train_loss": loss, "train_accuracy": 0.5, "test_loss": loss,
              "test_accuracy": 0.75, "nfe_forward": nfe[0], "nfe_backward": nfe[1], "test_nfe_forward": nfe[0],
-             "seconds": second, "test_seconds": 0.1, "lr": 0.01}
+             "seconds": second, "test_seconds": 0.1, "lr": 0.01, "penalty": 0.0}
             for epoch, (loss, second) in enumerate(zip(losses, seconds), start=1)]
     write_metrics(folder / "metrics.csv", metric_columns("accuracy"), rows)
     write_json(folder / "summary.json", {"status": status, "error": None if status == "complete" else "loss was nan"})

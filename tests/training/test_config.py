@@ -97,6 +97,14 @@ def test_the_config_carries_one_solver_options():
     assert solver == SolverOptions(rtol=1e-5, atol=1e-5, adjoint=False, max_steps=7, warm_start=False)
 
 
+def test_the_regularisers_reach_the_solver_options_and_negative_weights_are_refused():
+    solver = TrainConfig(kinetic=0.01, jacobian=0.02, steer=0.5).solver
+    assert (solver.kinetic, solver.jacobian, solver.steer) == (0.01, 0.02, 0.5)
+    for name in ("kinetic", "jacobian", "steer"):
+        with pytest.raises(ConfigError, match=f"{name} must be non-negative \\(--{name}\\)"):
+            TrainConfig(**{name: -1.0})
+
+
 def test_a_combination_the_block_refuses_is_refused_by_the_config_with_the_same_message():
     with pytest.raises(ValueError) as refused_by_block:
         ODEBlock(NODE(torch.nn.Linear(1, 1)), method="rk4", step_size=0.25)

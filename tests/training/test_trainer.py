@@ -191,3 +191,35 @@ def test_metrics_nfe_backward_is_the_epochs_backward_evaluations_per_step(tmp_pa
         counted = sum(backward_calls[epoch * steps:(epoch + 1) * steps])
         assert (counted > 0) == adjoint
         assert row["nfe_backward"] == counted / steps
+
+
+@pytest.mark.parametrize("weights", [{}, {"kinetic": 0.1, "jacobian": 0.1}])
+def test_the_solve_penalty_joins_the_update_and_has_its_own_column(tmp_path, monkeypatch, weights):
+    """The update minimises task loss + every block's penalty; ``train_loss`` stays the task's loss
+    and ``penalty`` is the epoch's mean penalty per batch (0 with the regularisers off)."""
+    task_losses, updates, penalties = [], [], []
+    loss, update = SpheresTask.loss, Trainer._update
+
+    def recording_loss(self, output, target):
+        value = loss(self, output, target)
+        if torch.is_grad_enabled():
+            task_losses.append(value.item())
+        return value
+
+    def recording_update(self, total):
+        updates.append(total.item())
+        penalties.append(float(sum(block.penalty.detach() for block in self.counter.blocks)))
+        update(self, total)
+
+    monkeypatch.setattr(SpheresTask, "loss", recording_loss)
+    monkeypatch.setattr(Trainer, "_update", recording_update)
+    train_run(config(**weights), tmp_path / "run", show_progress=False, log=None)
+    rows = read_metrics(tmp_path / "run" / "metrics.csv")
+    steps = rows[0]["steps"]
+    assert updates == pytest.approx([a + b for a, b in zip(task_losses, penalties)], rel=1e-6)
+    assert all((p > 0) == bool(weights) for p in penalties)
+    for epoch, row in enumerate(rows):
+        batches = slice(epoch * steps, (epoch + 1) * steps)
+        # 64 points in batches of 16: the mean over batches is the mean over samples.
+        assert row["train_loss"] == pytest.approx(sum(task_losses[batches]) / steps, rel=1e-6)
+        assert row["penalty"] == pytest.approx(sum(penalties[batches]) / steps, rel=1e-6)

@@ -28,6 +28,9 @@ _HELP = {
     "warm_start": "start each training solve with the step size the last one found (--no-warm-start: "
                   "torchdiffeq's first-step guess every time)",
     "solver_max_steps": "steps allowed per ODE solve before it counts as failed",
+    "kinetic": "weight of the kinetic-energy penalty (RNODE) added to the training loss (default 0: off)",
+    "jacobian": "weight of the Jacobian Frobenius-norm penalty (RNODE) added to the training loss (default 0: off)",
+    "steer": "STEER: end each training solve at a time drawn uniformly from [t1 - X, t1 + X] (default 0: off)",
     "seed": "seed of data, initialisation and batch order",
     "device": "where to train",
     "threads": "CPU threads torch may use (default: torch's choice; tasks with tiny tensors set 1)",

@@ -39,6 +39,13 @@ class SolverOptions:
             ``--solver-max-steps``).
         check_finite: check ``z0`` and every result for NaN/Inf (one host sync per call each);
             ``False`` keeps a fixed-step solve free of host syncs (CUDA graphs).
+        kinetic, jacobian: weights of RNODE's penalties (Finlay et al., 2020), integrated alongside
+            the state in training-mode solves with grad enabled: the kinetic energy
+            ``integral of mean_batch ||dz/dt||^2`` and the Jacobian's squared Frobenius norm
+            ``integral of mean_batch ||eps^T d(dz/dt)/dz||^2`` (one Gaussian probe per sample and
+            solve). ``ODEBlock.penalty`` holds their weighted sum, to be added to the loss.
+        steer: STEER's half-width ``b`` (Ghosh et al., 2020): each training-mode solve ends at a time
+            drawn uniformly from ``[t1 - b, t1 + b]``; ``b`` must be below ``t1 - t0``.
     """
 
     method: str = "dopri5"
@@ -50,6 +57,9 @@ class SolverOptions:
     warm_start: bool = True
     max_steps: int = 10_000
     check_finite: bool = True
+    kinetic: float = 0.0
+    jacobian: float = 0.0
+    steer: float = 0.0
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -62,6 +72,11 @@ class SolverOptions:
         for name in ("adjoint", "seminorm", "warm_start", "check_finite"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        for name in ("kinetic", "jacobian", "steer"):
+            value = finite_float(getattr(self, name), f"{name} (--{name})")
+            if value < 0:
+                raise ValueError(f"{name} must be non-negative (--{name}), got {value}")
+            object.__setattr__(self, name, value)
         if isinstance(self.max_steps, bool) or not isinstance(self.max_steps, int) or self.max_steps < 1:
             raise ValueError(f"max_steps must be a positive int (--solver-max-steps), got {self.max_steps!r}")
         if self.adaptive:
@@ -94,6 +109,11 @@ class SolverOptions:
             raise ValueError(f"step_size={self.step_size:g} needs {self.fixed_step_count(t0, t1):,} steps over "
                              f"[{t0:g}, {t1:g}], more than max_steps={self.max_steps}; raise step_size "
                              "(--step-size) or max_steps (--solver-max-steps)")
+
+    @property
+    def regularised(self) -> bool:
+        """Whether training solves integrate a penalty (``kinetic`` or ``jacobian`` above 0)."""
+        return self.kinetic > 0 or self.jacobian > 0
 
     def replace(self, **changes) -> "SolverOptions":
         """A copy with ``changes`` applied, validated again."""

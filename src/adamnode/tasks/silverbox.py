@@ -116,6 +116,9 @@ def _assemble(model: str, width: int, solver: SolverOptions, settings: dict[str,
     state = kind.state_features(hidden, **options)
     inputs, outputs = kind.f_features(state)
     field = kind(DrivenNet(driven_mlp(inputs, outputs, width)), **options)
+    if solver.steer > 0:
+        raise ValueError("--steer draws each training solve's end, but the silverbox model reads its state at every "
+                         "sample of the horizon (a trajectory); run it without --steer")
     t0 = default_interval(model)[0]
     ode = ODEBlock(field, t0=t0, t1=t0 + settings["horizon"], options=solver)
     encoder = PastEncoder(2 * settings["past"], hidden, momentum=kind.takes_momentum())

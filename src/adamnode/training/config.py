@@ -34,7 +34,7 @@ class TrainConfig:
     """Every setting of a run; ``settings()`` is the flat dict tasks receive.
 
     The solver settings (``method``, ``tol``, ``step_size``, ``adjoint``, ``seminorm``, ``warm_start``,
-    ``solver_max_steps``) are flat here because they are flags and file keys; ``solver`` is the
+    ``solver_max_steps``, and the regularisers ``kinetic``, ``jacobian``, ``steer``) are flat here because they are flags and file keys; ``solver`` is the
     ``SolverOptions`` they make, validated once, which is what tasks build their blocks with. The
     built-in ``tol`` is ``SolverOptions``' 1e-4; every task states its own (``adamnode info``).
     """
@@ -52,6 +52,9 @@ class TrainConfig:
     seminorm: bool = _SOLVER_DEFAULTS.seminorm
     warm_start: bool = _SOLVER_DEFAULTS.warm_start
     solver_max_steps: int = _SOLVER_DEFAULTS.max_steps
+    kinetic: float = _SOLVER_DEFAULTS.kinetic
+    jacobian: float = _SOLVER_DEFAULTS.jacobian
+    steer: float = _SOLVER_DEFAULTS.steer
     seed: int = 0
     device: str = "auto"
     threads: int | None = None
@@ -75,7 +78,8 @@ class TrainConfig:
         try:
             solver = SolverOptions(method=self.method, rtol=self.tol, atol=self.tol, step_size=self.step_size,
                                    adjoint=self.adjoint, seminorm=self.seminorm, warm_start=self.warm_start,
-                                   max_steps=self.solver_max_steps)
+                                   max_steps=self.solver_max_steps, kinetic=self.kinetic, jacobian=self.jacobian,
+                                   steer=self.steer)
         except ValueError as error:
             raise ConfigError(str(error)) from None
         object.__setattr__(self, "solver", solver)

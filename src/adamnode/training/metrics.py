@@ -19,7 +19,7 @@ METRICS_FILE = "metrics.csv"
 def metric_columns(metric: str) -> list[str]:
     """The ``metrics.csv`` header of a task whose headline metric is called ``metric``."""
     return ["epoch", "steps", "train_loss", f"train_{metric}", "test_loss", f"test_{metric}",
-            "nfe_forward", "nfe_backward", "test_nfe_forward", "seconds", "test_seconds", "lr"]
+            "nfe_forward", "nfe_backward", "test_nfe_forward", "seconds", "test_seconds", "lr", "penalty"]
 
 
 def ode_blocks(model: nn.Module) -> list[ODEBlock]:
@@ -62,6 +62,8 @@ class Totals:
     nfe_forward: float = 0
     nfe_backward: float = 0
     seconds: float = 0.0
+    # Sum over the batches of the solve penalties added to the loss (kept out of ``loss_sum``).
+    penalty_sum: float = 0.0
 
     def add(self, batch_size: int, loss: float, numerator: float, denominator: float,
             nfe_forward: float, nfe_backward: float) -> None:
@@ -76,6 +78,11 @@ class Totals:
     @property
     def mean_loss(self) -> float:
         return self.loss_sum / self.samples if self.samples else math.nan
+
+    @property
+    def mean_penalty(self) -> float:
+        """The penalty per batch (it is a batch mean already)."""
+        return self.penalty_sum / self.steps if self.steps else math.nan
 
     def per_step(self, count: float) -> float:
         return count / self.steps if self.steps else math.nan

@@ -132,31 +132,39 @@ class Trainer:
         the NFE a mean over ranks."""
         part, count = shard(index)
         inputs, targets = self.train_split.batch(part)
-        failure, terms = None, [0.0, 0, 0, 1]
+        failure, terms = None, [0.0, 0, 0, 1, 0.0]
         try:
             output = self.network(inputs)
             loss = self.task.loss(output, targets)
+            # Every block's solve penalty (--kinetic, --jacobian; a constant 0 when off) joins the
+            # loss for the update only: train_loss stays the task's loss, the penalty has its column.
+            penalty = sum(block.penalty for block in self.counter.blocks)
             numerator, denominator = self.task.metric_terms(output.detach(), targets)
             used = min(count, 1)
-            terms = [loss.detach().double() * count, numerator * used, denominator * used, 0]
+            terms = [loss.detach().double() * count, numerator * used, denominator * used, 0,
+                     torch.as_tensor(penalty).detach().double() * count]
         except SolverError as error:
             failure = error
         # Summed before backward, so that a NaN or a failed solve on any rank stops every rank here.
-        loss_sum, numerator, denominator, failures = all_sum(terms, self.device)
+        loss_sum, numerator, denominator, failures, penalty_sum = all_sum(terms, self.device)
         if failures:
             raise shared_failure(failure)
-        loss_value = loss_sum / len(index)
+        loss_value, penalty_value = loss_sum / len(index), penalty_sum / len(index)
         if not math.isfinite(loss_value):
             raise Diverged(f"the loss became {loss_value} at {self.position()}")
+        if not math.isfinite(penalty_value):
+            raise Diverged(f"the solve penalty (--kinetic, --jacobian) became {penalty_value} at {self.position()}")
         # DDP averages the ranks' gradients; weighting each rank's mean by its share of the batch
         # turns that average into the gradient of the global batch's mean, split evenly or not.
         weight = count * world_size() / len(index)
+        loss = loss + penalty
         self._update(loss if weight == 1 else loss * weight)
         nfe_forward, nfe_backward, stops = all_sum([*self.counter.since_last(), int(self.stop.requested)],
                                                    self.device)
         self.stopping = stops > 0
         nfe_forward, nfe_backward = nfe_forward / world_size(), nfe_backward / world_size()
         self.totals.add(len(index), loss_value, float(numerator), float(denominator), nfe_forward, nfe_backward)
+        self.totals.penalty_sum += penalty_value
         return loss_value, nfe_forward, nfe_backward
 
     def _update(self, loss: torch.Tensor) -> None:
@@ -190,6 +198,7 @@ class Trainer:
             "test_nfe_forward": test.per_step(test.nfe_forward),
             "seconds": train.seconds, "test_seconds": test.seconds,
             "lr": self.optimizer.param_groups[0]["lr"],
+            "penalty": train.mean_penalty,
         })
         self.epoch += 1
         self.step_in_epoch = 0
@@ -267,7 +276,8 @@ class Trainer:
         self.epoch_start_generator = state["batch_generator"]
         self.epoch, self.step_in_epoch = state["epoch"], state["step_in_epoch"]
         self.global_step = state["global_step"]
-        self.history = list(state["history"])
+        # Checkpoints from before the penalty column: no penalty was added then.
+        self.history = [{"penalty": 0.0, **row} for row in state["history"]]
         # Checkpoints written before steps.csv existed hold neither.
         self.step_log.load_state_dict(state.get("step_window", {}))
         self.wall_seconds_before = state.get("wall_seconds", 0.0)
