@@ -11,6 +11,7 @@ from .config import TrainConfig, config_from_settings
 from .distributed import barrier
 from .errors import ConfigError, Interrupted, RunError
 from .files import read_json, write_json
+from ..models.family import options_for
 from .run import (COMPARISON_FILE, SUMMARY_FILE, prepare_output, resumed_config, train_run,
                   with_resume_changes)
 
@@ -55,7 +56,9 @@ def run_comparison(base: TrainConfig, models: list[str], seeds: list[int], out: 
     for index, (model, seed) in enumerate(((m, s) for m in models for s in seeds), start=1):
         run_dir = out / run_folder(model, seed)
         label = f"[{index}/{total}] {model} seed {seed}"
-        config = base.replace(model=model, seed=seed, out=str(run_dir))
+        # Each run records only the options its model takes: its row of the table shows those.
+        config = base.replace(model=model, seed=seed, out=str(run_dir),
+                              model_options=options_for(model, base.model_options))
         try:
             summary = _train_or_resume(config, run_dir, resume)
         except Interrupted:
