@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..reports import render
 from ..tasks import get_task
+from ..training import model_options
 from ..training.comparison import check_comparison, run_comparison, saved_comparison, start_comparison
 from ..training.config import load_config_file
 from ..training.distributed import on_main, process_group
@@ -67,6 +68,7 @@ def _new_comparison(args: argparse.Namespace):
                           "not 'model'")
     task = get_task(base.task)
     models = _parse_models(models_given, task.models)
+    model_options.resolve(base.model_options, models)
     if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
         raise ConfigError(f"--seeds must be a positive integer, got {seeds!r}")
     return base, models, list(range(base.seed, base.seed + seeds))

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..models.family import MODEL_NAMES
 from ..tasks import TASK_NAMES
+from ..training import model_options
 from ..training.config import CORE_KEYS, DEVICES, TrainConfig, base_type, flag, load_config_file, resolve_config
 
 _HELP = {
@@ -44,6 +45,8 @@ _HELP = {
     "lr_decay": "multiply the learning rate by this factor every --lr-decay-every steps",
     "lr_decay_every": "steps between learning-rate decays",
     "log_every": "every N training steps append a row (loss, NFE, seconds over those steps) to steps.csv",
+    "model_options": "a constructor option of the vector field, e.g. beta1=0.5 or learn_betas=false (repeatable; "
+                     "config file: a [model_options] table); in compare it applies to every model that takes it",
 }
 _METAVARS = {int: "N", float: "X", str: "NAME"}
 
@@ -54,7 +57,9 @@ def add_training_options(parser: argparse.ArgumentParser, *, exclude: tuple[str,
         if name in exclude:
             continue
         kind = base_type(name)
-        if kind is bool:
+        if name == "model_options":
+            add_model_option(group)
+        elif kind is bool:
             group.add_argument(flag(name), action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
                                help=_HELP[name])
         elif name == "device":
@@ -71,9 +76,18 @@ def add_training_options(parser: argparse.ArgumentParser, *, exclude: tuple[str,
                          help="replace an existing output folder")
 
 
+def add_model_option(parser) -> None:
+    """``--model-option KEY=VALUE`` on ``parser`` or one of its argument groups."""
+    parser.add_argument(model_options.FLAG, dest="model_options", action="append", metavar="KEY=VALUE",
+                        default=argparse.SUPPRESS, help=_HELP["model_options"])
+
+
 def explicit_settings(args: argparse.Namespace) -> dict[str, Any]:
     """The settings given on the command line (run-control options excluded)."""
-    return {key: value for key, value in vars(args).items() if key in CORE_KEYS}
+    settings = {key: value for key, value in vars(args).items() if key in CORE_KEYS}
+    if "model_options" in settings:
+        settings["model_options"] = model_options.parse_pairs(settings["model_options"])
+    return settings
 
 
 def config_from_args(args: argparse.Namespace, file_values: dict[str, Any] | None = None,

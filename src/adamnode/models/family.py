@@ -44,6 +44,12 @@ def default_interval(name: str) -> tuple[float, float]:
     return (1.0, 2.0) if field_class(name).needs_positive_time else (0.0, 1.0)
 
 
+def options_for(name: str, options: dict) -> dict:
+    """The part of ``options`` that the field called ``name`` takes as constructor options."""
+    accepted = field_class(name).option_defaults()
+    return {key: value for key, value in options.items() if key in accepted}
+
+
 def augmentation(name: str, channels: int) -> dict[str, int]:
     """The constructor options that give ``name`` ``channels`` augmented channels, if it takes any."""
     return {"augment_dim": channels} if "augment_dim" in field_class(name).option_defaults() else {}

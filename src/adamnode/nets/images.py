@@ -59,6 +59,7 @@ from ..models.nesterov import nesterov_scale
 from ..models.scalars import sigmoid, softplus
 from ..solve import ODEBlock, SolverOptions
 from .ode_model import ODEModel
+from .sizing import count_parameters, matched_width
 
 CLASSES = 10
 
@@ -172,16 +173,30 @@ class ImageInput(nn.Module):
         return x, None
 
 
-def image_classifier(dataset: ImageDataset, model: str, solver: SolverOptions) -> ODEModel:
+def image_classifier(dataset: ImageDataset, model: str, solver: SolverOptions,
+                     options: dict[str, Any] | None = None) -> ODEModel:
     """The paper's classifier ``model`` for ``dataset``, solving with ``solver`` on the model's default interval.
 
     ``h`` has the architecture's ``channels``: momentum models fill the channels beyond the image
-    with learned maps, ANODE with zeros (its augmentation).
+    with learned maps, ANODE with zeros (its augmentation). ``options`` (the field's constructor
+    options) override the architecture's; the hidden width ``n`` is then matched again so that the
+    parameter count stays the closest to the architecture's own (ANODE's ``augment_dim`` sets ``c``).
     """
     model = check_model_name(model)
+    arch = dataset.architectures[model]
+    if not options:
+        return _classifier(dataset, model, solver, arch.hidden, {})
+    target = count_parameters(_classifier(dataset, model, solver, arch.hidden, {}))
+    hidden = matched_width(lambda width: count_parameters(_classifier(dataset, model, solver, width, options)),
+                           target, max_width=4 * arch.hidden)
+    return _classifier(dataset, model, solver, hidden, options)
+
+
+def _classifier(dataset: ImageDataset, model: str, solver: SolverOptions, n: int, user: dict[str, Any]) -> ODEModel:
     arch, kind = dataset.architectures[model], field_class(model)
-    c, n, image_channels = arch.channels, arch.hidden, dataset.image_channels
-    options = {**arch.field_options, **augmentation(model, c - image_channels)}
+    image_channels = dataset.image_channels
+    options = {**arch.field_options, **augmentation(model, arch.channels - image_channels), **user}
+    c = image_channels + options["augment_dim"] if "augment_dim" in options else arch.channels
     inputs, outputs = kind.f_features(c)
     vector_field = kind(TimeConvField(inputs, n, outputs, residual=arch.residual), **options)
     t0, t1 = default_interval(model)

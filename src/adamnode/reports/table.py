@@ -8,6 +8,7 @@ import math
 import statistics
 from dataclasses import dataclass, field
 
+from ..training.model_options import describe
 from .records import RunRecord
 
 
@@ -33,6 +34,8 @@ class ModelRow:
     complete: int
     values: dict[str, list[float]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    #: The model options its runs used (``describe``'s form; empty: the model as built by default).
+    options: str = ""
 
     def mean(self, key: str) -> float:
         values = self.values.get(key, [])
@@ -61,7 +64,8 @@ def summarize(records: list[RunRecord]) -> list[ModelRow]:
     """One row per model, in the order the models first appear; only complete runs are averaged."""
     rows: dict[str, ModelRow] = {}
     for record in records:
-        row = rows.setdefault(record.model, ModelRow(record.model, record.parameters, 0, 0))
+        options = describe(record.settings.get("model_options", {}))
+        row = rows.setdefault(record.model, ModelRow(record.model, record.parameters, 0, 0, options=options))
         row.runs += 1
         if record.complete and record.history:
             row.complete += 1
@@ -81,11 +85,18 @@ def _cell(row: ModelRow, column: Column) -> str:
     return text + (f" ± {row.spread(column.key):.{column.digits}f}" if len(row.values[column.key]) > 1 else "")
 
 
+def _with_options(rows: list[ModelRow]) -> bool:
+    """Whether the tables get a column of model options: only when some run was given any."""
+    return any(row.options for row in rows)
+
+
 def to_markdown(rows: list[ModelRow], metric: str) -> str:
     """A Markdown table, its columns padded so it also reads well in a terminal."""
-    header = ["model", "params", "seeds"] + [column.header for column in columns(metric)] + ["status"]
-    body = [[row.model, f"{row.parameters:,}", str(row.runs)] + [_cell(row, column) for column in columns(metric)]
-            + [row.status] for row in rows]
+    optional = _with_options(rows)
+    header = (["model"] + (["model options"] if optional else []) + ["params", "seeds"]
+              + [column.header for column in columns(metric)] + ["status"])
+    body = [[row.model] + ([row.options or "—"] if optional else []) + [f"{row.parameters:,}", str(row.runs)]
+            + [_cell(row, column) for column in columns(metric)] + [row.status] for row in rows]
     widths = [max(len(line[index]) for line in [header] + body) for index in range(len(header))]
 
     def line(cells: list[str]) -> str:
@@ -99,9 +110,12 @@ def to_csv(rows: list[ModelRow], metric: str) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     keys = [column.key for column in columns(metric)]
+    optional = _with_options(rows)
     writer.writerow(["model", "parameters", "runs", "complete"]
-                    + [f"{key}_{part}" for key in keys for part in ("mean", "std")] + ["status"])
+                    + [f"{key}_{part}" for key in keys for part in ("mean", "std")] + ["status"]
+                    + (["model_options"] if optional else []))
     for row in rows:
         writer.writerow([row.model, row.parameters, row.runs, row.complete]
-                        + [repr(value) for key in keys for value in (row.mean(key), row.spread(key))] + [row.status])
+                        + [repr(value) for key in keys for value in (row.mean(key), row.spread(key))] + [row.status]
+                        + ([row.options] if optional else []))
     return buffer.getvalue()

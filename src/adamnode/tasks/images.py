@@ -19,6 +19,7 @@ import torch
 
 from ..data.cifar import read_cifar10
 from ..data.mnist import read_mnist
+from ..models.family import options_for
 from ..nets.images import CIFAR10, MNIST, ImageDataset, image_classifier
 from ..nets.ode_model import ODEModel
 from ..solve import SolverOptions
@@ -57,7 +58,7 @@ class ImageTask(Task):
         return Split(inputs, labels.to(device=device, copy=True))
 
     def build_model(self, model: str, solver: SolverOptions, settings: dict[str, Any]) -> ODEModel:
-        return image_classifier(self.dataset, model, solver)
+        return image_classifier(self.dataset, model, solver, options_for(model, settings.get("model_options", {})))
 
 
 class MNISTTask(ImageTask):

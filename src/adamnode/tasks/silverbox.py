@@ -27,7 +27,8 @@ Models: ``f`` is a tanh MLP on ``[h, u(t)]`` (SONODE: ``[h, u_velocity, u(t)]``)
 per sample. ``h0`` and ``m0`` come from linear maps of the past window; the readout is linear on
 the hidden state (Nesterov: ``h = k(t) x``). Nesterov models run on the clock ``t + 1``, because
 they are singular at 0; their ``k(t)`` grows like ``e^(t/2)``, which is why the horizon is short.
-Each model's MLP width is chosen so its parameter count is closest to HBNODE's at ``width``.
+Each model's MLP width is chosen so its parameter count, with its ``model_options`` applied, is
+closest to HBNODE's at ``width`` without them.
 
 Training defaults fit a CPU (about ten seconds an epoch on one core): 1024 training windows, 512 test
 windows, batch 32, lr 1e-2, 5 epochs. Gradient-norm clipping at 1 is on because the untrained
@@ -44,7 +45,7 @@ import torch
 from torch import nn
 
 from ..data.silverbox import read_silverbox
-from ..models.family import augmentation, default_interval, field_class
+from ..models.family import augmentation, default_interval, field_class, options_for
 from ..nets.driven import DrivenNet, DrivenSequenceModel, PastEncoder
 from ..nets.sizing import count_parameters, matched_width
 from ..solve import ODEBlock, SolverOptions
@@ -88,7 +89,9 @@ class SilverboxTask(Task):
 
     def build_model(self, model: str, solver: SolverOptions, settings: dict[str, Any]) -> nn.Module:
         settings = _settings(self, settings)
-        target = count_parameters(_assemble(REFERENCE_MODEL, settings["width"], solver, settings))
+        # The budget is the reference model's as the task defines it, whatever options a run gives.
+        reference = {**settings, "model_options": {}}
+        target = count_parameters(_assemble(REFERENCE_MODEL, settings["width"], solver, reference))
         width = matched_width(lambda width: count_parameters(_assemble(model, width, solver, settings)), target,
                               max_width=4 * settings["width"])
         return _assemble(model, width, solver, settings)
@@ -112,7 +115,7 @@ def driven_mlp(inputs: int, outputs: int, width: int) -> nn.Sequential:
 def _assemble(model: str, width: int, solver: SolverOptions, settings: dict[str, Any]) -> DrivenSequenceModel:
     """``model`` with a ``hidden``-wide ``h`` (ANODE: as many augmented channels) and ``f`` of ``width``."""
     kind, hidden = field_class(model), settings["hidden"]
-    options = augmentation(model, hidden)
+    options = {**augmentation(model, hidden), **options_for(model, settings.get("model_options", {}))}
     state = kind.state_features(hidden, **options)
     inputs, outputs = kind.f_features(state)
     field = kind(DrivenNet(driven_mlp(inputs, outputs, width)), **options)

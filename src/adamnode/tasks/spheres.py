@@ -13,7 +13,8 @@ separation is a matter of training budget only.
 
 Models: ``f`` is an MLP on ``[h, t]`` (two tanh layers); momentum models get their initial
 momentum from a learned linear map of ``x`` (AdamNODE: ``v0 = m0**2``); ANODE pads
-``augment_dim`` zeros; SONODE's ``f`` sees ``[h, u]``; the readout is linear on ``h``. Every
+``augment_dim`` zeros; ``model_options`` (the fields' constructor options) apply before the
+width is matched; SONODE's ``f`` sees ``[h, u]``; the readout is linear on ``h``. Every
 model's hidden width is chosen so that its parameter count is the closest to NODE's at ``width``.
 
 Training defaults run on one CPU thread: with tensors of a few thousand numbers a second thread
@@ -27,7 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..models.family import augmentation, default_interval, field_class
+from ..models.family import augmentation, default_interval, field_class, options_for
 from ..nets import ODEModel
 from ..nets.sizing import count_parameters, matched_width
 from ..solve import ODEBlock, SolverOptions
@@ -121,7 +122,9 @@ class SpheresTask(Task):
 def _assemble(model: str, width: int, solver: SolverOptions, settings: dict[str, Any]) -> ODEModel:
     """``model`` with ``f`` two layers of ``width``; ANODE gets ``augment_dim`` zero channels."""
     kind, dim = field_class(model), settings["dim"]
-    options = augmentation(model, settings["augment_dim"])
+    # A user's augment_dim (a model option) overrides the task's setting for ANODE.
+    options = {**augmentation(model, settings["augment_dim"]),
+               **options_for(model, settings.get("model_options", {}))}
     inputs, outputs = kind.f_features(kind.state_features(dim, **options))
     field = kind(TimeMLP(inputs, outputs, width), **options)
     ode = ODEBlock(field, *default_interval(model), options=solver)

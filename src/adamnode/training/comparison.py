@@ -9,6 +9,7 @@ from typing import Callable
 import torch
 
 from ..files import read_json, write_json
+from ..models.family import options_for
 from ..tasks import get_task
 from .checkpoint import CHECKPOINT_FILE
 from .config import TrainConfig, config_from_settings
@@ -114,7 +115,9 @@ def run_comparison(base: TrainConfig, models: list[str], seeds: list[int], out: 
     for index, (model, seed) in enumerate(((m, s) for m in models for s in seeds), start=1):
         run_dir = child(out, run_folder(model, seed), "the comparison")
         label = f"[{index}/{total}] {model} seed {seed}"
-        config = base.replace(model=model, seed=seed, out=str(run_dir))
+        # Each run records only the options its model takes: its row of the table shows those.
+        config = base.replace(model=model, seed=seed, out=str(run_dir),
+                              model_options=options_for(model, base.model_options))
         try:
             summary = _train_or_resume(config, run_dir, resume)
         except Interrupted:

@@ -3,7 +3,9 @@
 Precedence, lowest first: the dataclass defaults < ``task.defaults`` < the task's preset < the
 TOML config file < options given explicitly on the command line. Tasks may declare settings of
 their own (``task.defaults`` keys that are not fields here, e.g. the spheres' ``dim``); those are
-set from presets and config files and travel in ``task_options``.
+set from presets and config files and travel in ``task_options``. ``model_options`` (the vector
+field's constructor options) merge key by key across the layers, so a flag overrides one key of
+a config file's ``[model_options]`` table and keeps the others.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from ..solve import SolverOptions
 from ..tasks import DEFAULT_TASK, Task, get_task
+from . import model_options as field_options
 from .errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -68,12 +71,15 @@ class TrainConfig:
     lr_decay: float = 1.0
     lr_decay_every: int | None = None
     log_every: int | None = None
+    model_options: dict = field(default_factory=dict)
     task_options: dict[str, Any] = field(default_factory=dict)
     solver: SolverOptions = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         for name, kind in _FIELD_TYPES.items():
             object.__setattr__(self, name, _coerce(name, getattr(self, name), kind))
+        if self.model_options:
+            object.__setattr__(self, "model_options", field_options.resolve(self.model_options, self._option_models()))
         _check_ranges(self)
         try:
             solver = SolverOptions(method=self.method, rtol=self.tol, atol=self.tol, step_size=self.step_size,
@@ -84,9 +90,18 @@ class TrainConfig:
             raise ConfigError(str(error)) from None
         object.__setattr__(self, "solver", solver)
 
+    def _option_models(self) -> tuple[str, ...]:
+        """The models the options must fit: the run's, or any of the task's when none is set yet."""
+        try:
+            models = get_task(self.task).models
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+        return (self.model,) if self.model in models else models
+
     def settings(self) -> dict[str, Any]:
         """All settings, task-specific ones included, as one flat dict."""
         flat = {name: getattr(self, name) for name in _FIELD_TYPES}
+        flat["model_options"] = dict(self.model_options)
         flat.update(self.task_options)
         return flat
 
@@ -115,6 +130,8 @@ def _unpack(kind: Any) -> tuple[type, bool]:
 
 def flag(name: str) -> str:
     """How messages name a setting: its option (``--batch-size``) or, task-specific, its file key."""
+    if name == "model_options":
+        return field_options.FLAG
     return "--" + name.replace("_", "-") if name in _FIELD_TYPES else f"task setting {name!r}"
 
 
@@ -172,6 +189,9 @@ def resolve_config(cli: dict[str, Any], file_values: dict[str, Any] | None = Non
     merged.update(preset_settings(task, preset_name))
     merged.update(file_values)
     merged.update(cli)
+    layers = (task.defaults, preset_settings(task, preset_name), file_values, cli)
+    if all(isinstance(layer.get("model_options", {}), dict) for layer in layers):
+        merged["model_options"] = {key: value for layer in layers for key, value in layer.get("model_options", {}).items()}
     merged["task"] = task.name
     task_keys = set(task.defaults) - set(CORE_KEYS)
     for key in task_keys:
@@ -216,12 +236,16 @@ def _coerce(name: str, value: Any, kind: Any) -> Any:
     elif base is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
             return float(value)
+    elif base is dict:
+        if isinstance(value, dict):
+            return dict(value)
     elif isinstance(value, str):
         return value
     raise ConfigError(f"{flag(name)} must be {_TYPE_WORDS[base]}, got {value!r}")
 
 
-_TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string"}
+_TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string",
+               dict: "a table of KEY = VALUE"}
 _POSITIVE = ("epochs", "batch_size", "lr", "tol", "step_size", "solver_max_steps", "threads", "train_subset",
              "test_subset", "max_steps", "grad_clip", "lr_decay_every", "log_every")
 

@@ -1,0 +1,88 @@
+"""Tabulate the rate study (study.sh) and measure how far AdamNODE's state moves on the trained models.
+
+    python docs/results/rates/collect.py [runs/rates] > docs/results/rates/results.md
+
+Per setting: the final epoch's training loss, test accuracy and NFE (mean +- sd over seeds), the
+rates at the end of training, and on the 512 test points of each trained model (norms over all
+points, the trajectory sampled at 41 times):
+- ``dm``, ``dv``: |m(1) - m(0)| / |m(0)| and the same for v: how far m and v move in the unit interval;
+- ``frozen``: |dh - dh_f| / |dh| with dh = h(1) - h(0) and dh_f = -m0 / (sqrt(softplus(v0)) + eps),
+  the move of h if m and v both stayed at their initial values (v0 = m0**2);
+- ``running``: the same for dh_r = -m0 * integral of 1 / (sqrt(softplus(v(t))) + eps) over the
+  interval, the move of h if m stayed at m0 while v follows its solved path;
+- ``RMS m0``: the size of the initial momentum.
+"""
+
+from __future__ import annotations
+
+import csv
+import statistics
+import sys
+from pathlib import Path
+
+import torch
+from torch.nn import functional as F
+
+from adamnode.tasks import get_task
+from adamnode.training.checkpoint import load_checkpoint
+from adamnode.training.config import config_from_settings
+
+#: Times at which the trajectory is sampled for the integral of h's speed.
+POINTS = 41
+
+
+def measure(run: Path) -> dict[str, float]:
+    state = load_checkpoint(run / "checkpoint.pt")
+    config = config_from_settings(state["settings"])
+    task = get_task(config.task)
+    model = task.build_model(config.model, config.solver, config.settings())
+    model.load_state_dict(state["model"])
+    model.eval()
+    _, test = task.load(config.settings(), torch.device("cpu"))
+    field, times = model.block.field, torch.linspace(0.0, 1.0, POINTS)
+    with torch.no_grad():
+        z0 = model.block.initial_state(*model.encoder(test.inputs))
+        path = model.block(z0, times)
+        h, m, v = path.unbind(2)
+        speed = 1.0 / (F.softplus(v).sqrt() + field.eps)
+        dh = h[-1] - h[0]
+        frozen = -m[0] * speed[0]
+        running = -m[0] * torch.trapezoid(speed, times, dim=0)
+        return {"dm": relative(m[-1] - m[0], m[0]), "dv": relative(v[-1] - v[0], v[0]),
+                "frozen": relative(dh - frozen, dh), "running": relative(dh - running, dh),
+                "m0": float(m[0].pow(2).mean().sqrt()), "beta1": float(field.beta1), "beta2": float(field.beta2)}
+
+
+def relative(difference: torch.Tensor, reference: torch.Tensor) -> float:
+    return float(difference.norm() / reference.norm())
+
+
+def final(run: Path) -> dict[str, float]:
+    with open(run / "metrics.csv", newline="") as stream:
+        last = list(csv.DictReader(stream))[-1]
+    return {key: float(last[key]) for key in ("train_loss", "test_accuracy", "nfe_forward", "nfe_backward")}
+
+
+def cell(values: list[float], digits: int) -> str:
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.fmean(values):.{digits}f} ± {spread:.{digits}f}"
+
+
+def main(root: Path) -> None:
+    columns = [("train_loss", "train loss", 4), ("test_accuracy", "test acc.", 3), ("nfe_forward", "NFE-F", 1),
+               ("nfe_backward", "NFE-B", 1), ("beta1", "beta1 end", 4), ("beta2", "beta2 end", 4),
+               ("dm", "dm", 3), ("dv", "dv", 2), ("frozen", "frozen", 3), ("running", "running", 3),
+               ("m0", "RMS m0", 2)]
+    print("| beta1 | beta2 | learned | seeds | " + " | ".join(header for _, header, _ in columns) + " |")
+    print("|" + "---|" * (4 + len(columns)))
+    for setting in sorted(path for path in root.iterdir() if (path / "results.csv").is_file()):
+        runs = sorted(setting.glob("adamnode-seed*"))
+        rows = [{**final(run), **measure(run)} for run in runs]
+        options = config_from_settings(load_checkpoint(runs[0] / "checkpoint.pt")["settings"]).model_options
+        print(f"| {options['beta1']:.4f} | {options['beta2']:.4f} | {'yes' if options['learn_betas'] else 'no'} "
+              f"| {len(rows)} | " + " | ".join(cell([row[key] for row in rows], digits) for key, _, digits in columns)
+              + " |")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1] if len(sys.argv) > 1 else "runs/rates"))
