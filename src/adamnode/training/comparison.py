@@ -79,10 +79,15 @@ def check_comparison(base: TrainConfig, models: list[str], out: Path, overwrite:
     the task's data loads and passes its checks, and every model builds."""
     check_output(out, overwrite)
     task = get_task(base.task)
-    settings = base.replace(model=models[0]).settings()
-    task.load(settings, torch.device("cpu"))
+    task.load(model_config(base, models[0]).settings(), torch.device("cpu"))
     for model in models:
-        task.build_model(model, base.solver, base.replace(model=model).settings())
+        task.build_model(model, base.solver, model_config(base, model).settings())
+
+
+def model_config(base: TrainConfig, model: str, **changes) -> TrainConfig:
+    """The comparison's settings for one ``model``: only the model options it takes, so its row of
+    the table shows those."""
+    return base.replace(model=model, model_options=options_for(model, base.model_options), **changes)
 
 
 def start_comparison(base: TrainConfig, models: list[str], seeds: list[int], out: Path, overwrite: bool,
@@ -115,9 +120,7 @@ def run_comparison(base: TrainConfig, models: list[str], seeds: list[int], out: 
     for index, (model, seed) in enumerate(((m, s) for m in models for s in seeds), start=1):
         run_dir = child(out, run_folder(model, seed), "the comparison")
         label = f"[{index}/{total}] {model} seed {seed}"
-        # Each run records only the options its model takes: its row of the table shows those.
-        config = base.replace(model=model, seed=seed, out=str(run_dir),
-                              model_options=options_for(model, base.model_options))
+        config = model_config(base, model, seed=seed, out=str(run_dir))
         try:
             summary = _train_or_resume(config, run_dir, resume)
         except Interrupted:
