@@ -43,7 +43,10 @@ LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 @dataclass(frozen=True)
 class Variant:
-    """One path at one setting: ``tol`` for the adaptive paths, ``steps`` for ``fixed``."""
+    """One path at one setting: ``tol`` for the adaptive paths, ``steps`` for ``fixed``.
+
+    ``steps`` are rk4 steps per unit of time: every task integrates over an interval of length one.
+    """
 
     path: str
     tol: float | None = None
