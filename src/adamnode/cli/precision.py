@@ -20,8 +20,8 @@ from ..training.files import read_json
 from ..training.run import COMPARISON_FILE, CONFIG_FILE
 from ..training.runtime import describe_device, resolve_device
 
-DEFAULTS = {"tols": "1e-2,1e-3,1e-4,1e-5,1e-6", "paths": ",".join(PATHS), "fixed_steps": "1,2,4,8,16",
-            "batches": 2, "pretrain_steps": 40, "repeats": 1}
+DEFAULTS = {"tols": "1e-2,1e-3,1e-4,1e-5", "paths": ",".join(PATHS), "fixed_steps": "1,2,4,8",
+            "batches": 2, "pretrain_steps": 24, "repeats": 1}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -90,25 +90,30 @@ class ReferenceStyle(nn.Module):
             raise ValueError(f"the reference path needs an encoder -> block -> readout model; "
                              f"{type(model).__name__} is not one")
         self.model, self.tol = model, tol
-        self.calls = 0
+        # Evaluations since the step began, and how many of them the forward solve made.
+        self.calls = self.forward_calls = 0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         block = self.model.block
         z0 = block.initial_state(*self.model.encoder(x))
         t = torch.tensor([block.t0, block.t1]).to(z0)
-        z1 = odeint_adjoint(_Counted(self), z0, t, rtol=self.tol, atol=self.tol, method="dopri5")[-1]
+        z1 = odeint_adjoint(_Counted(block.field, self._count), z0, t, rtol=self.tol, atol=self.tol,
+                            method="dopri5")[-1]
         return self.model.readout(block.hidden(z1))
+
+    def _count(self) -> None:
+        self.calls += 1
 
 
 class _Counted(nn.Module):
-    def __init__(self, owner: ReferenceStyle):
+    """The field, reporting each call; a module, so ``odeint_adjoint`` finds the field's parameters."""
+
+    def __init__(self, field: nn.Module, on_call: Callable[[], None]):
         super().__init__()
-        # Registered, so odeint_adjoint finds the field's parameters through this module.
-        self.field = owner.model.block.field
-        self.owner = [owner]  # a list: not a submodule, or the parameters would be listed twice
+        self.field, self.on_call = field, on_call
 
     def forward(self, t, z):
-        self.owner[0].calls += 1
+        self.on_call()
         return self.field(t, z)
 
 
@@ -201,6 +206,9 @@ def _relative(a: torch.Tensor, b: torch.Tensor) -> float:
 def _cosine(a: torch.Tensor, b: torch.Tensor) -> float:
     scale = float(a.norm()) * float(b.norm())
     return float(a.cpu() @ b.cpu()) / scale if scale > 0 else math.nan
+
+
+COSTS = ("nfe_forward", "nfe_backward", "ms_per_step", "peak_memory_mb")
 
 
 @dataclass

@@ -8,7 +8,6 @@ redraw them.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict
 from typing import Callable, Sequence
 
 import torch
@@ -16,7 +15,7 @@ from torch import nn
 
 from ..solve import SolverError, SolverOptions
 from ..tasks.base import Split, Task
-from .precision import ERRORS, Batch, Measurement, Variant, build_variant, measure, reference
+from .precision import COSTS, ERRORS, Batch, Measurement, Variant, build_variant, measure, reference
 
 
 def fixed_batches(split: Split, count: int, size: int, seed: int) -> list[Batch]:
@@ -77,10 +76,8 @@ def run_study(task: Task, states: dict[str, dict], build: Callable[[str, SolverO
 
 def _columns(found: Measurement | None) -> dict[str, float]:
     if found is None:
-        return {key: math.nan for key in ("nfe_forward", "nfe_backward", "ms_per_step", "peak_memory_mb", *ERRORS)}
-    values = asdict(found)
-    return {**{key: values[key] for key in ("nfe_forward", "nfe_backward", "ms_per_step", "peak_memory_mb")},
-            **found.errors}
+        return dict.fromkeys((*COSTS, *ERRORS), math.nan)
+    return {**{key: getattr(found, key) for key in COSTS}, **found.errors}
 
 
 def _line(row: dict, variant: Variant) -> str:

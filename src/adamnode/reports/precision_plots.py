@@ -14,6 +14,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatter
 
 MARKERS = {"default": "o", "cold": "s", "direct": "^", "fixed": "D", "reference": "v"}
+#: Errors above this (a gradient 10x off) are drawn on the top edge: a solve that blew up at a
+#: loose tolerance would otherwise squeeze every useful curve into a sliver of the plot.
+CEILING = 10.0
 
 
 def plot_work_precision(rows: list[dict], cost: str, cost_label: str, path: Path) -> None:
@@ -48,8 +51,10 @@ def plot_work_precision(rows: list[dict], cost: str, cost_label: str, path: Path
         axis.set_ylabel("gradient rel. error")
     for axis in axes[-columns:]:
         axis.set_xlabel(cost_label)
+    clipped = any(row["grad_error"] > CEILING for row in rows if row["status"] == "ok")
     figure.suptitle("Work-precision: relative error of the whole model's parameter gradient vs float64 "
-                    "reference (labels: tol exponent, or rk4 steps)", fontsize=9)
+                    "reference (labels: tol exponent, or rk4 steps)"
+                    + (f"; errors above {CEILING:g} drawn at {CEILING:g}, see the table" if clipped else ""), fontsize=9)
     figure.savefig(path, dpi=110)
 
 
@@ -59,7 +64,7 @@ def _points(rows: list[dict], model: str, name: str, cost: str) -> list[tuple[fl
         if row["model"] != model or row["path"] != name or row["status"] != "ok":
             continue
         x = row["nfe_forward"] + row["nfe_backward"] if cost == "nfe" else row[cost]
-        y = row["grad_error"]
+        y = min(row["grad_error"], CEILING)
         if _positive(x) and _positive(y):
             label = f"{row['steps']}s" if row["steps"] is not None else f"{math.log10(row['tol']):.0f}"
             found.append((x, y, label))
