@@ -20,6 +20,7 @@ COMMANDS = {
     "report": "adamnode.cli.report",
     "info": "adamnode.cli.info",
     "stability": "adamnode.cli.stability",
+    "precision": "adamnode.cli.precision",
 }
 SUMMARIES = {
     "train": "train one model on a task",
@@ -27,6 +28,7 @@ SUMMARIES = {
     "report": "re-render the tables and plots of a run or comparison folder",
     "info": "list a task's models with their parameter counts",
     "stability": "the Silverbox initialisation test: whose state blows up untrained",
+    "precision": "work-precision study: cost and gradient error of each model and solver path",
 }
 USAGE_ERROR, RUN_ERROR, INTERRUPTED = 2, 1, 130
 #: Set to 1 to see the traceback of an unexpected error instead of its one-line summary.

@@ -1,4 +1,4 @@
-"""``adamnode report DIR``: re-render the tables and plots of a run or comparison folder."""
+"""``adamnode report DIR``: re-render the tables and plots of a run, comparison or precision folder."""
 
 from __future__ import annotations
 
@@ -6,20 +6,26 @@ import argparse
 from pathlib import Path
 
 from ..reports import render
+from ..reports.precision import is_precision_folder, render_precision
 from ..training.errors import ConfigError
 from ..training.folders import folder_lock
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("folder", metavar="DIR", help="a run folder (adamnode train --out) or comparison folder")
+    parser.add_argument("folder", metavar="DIR",
+                        help="a run folder (adamnode train --out), comparison folder or precision folder")
 
 
 def run(args: argparse.Namespace) -> int:
     folder = Path(args.folder)
     if not folder.is_dir():
-        raise ConfigError(f"{folder} is not a run or comparison folder; give the --out folder of adamnode train "
-                          "or compare")
+        raise ConfigError(f"{folder} is not a run, comparison or precision folder; give the --out folder of "
+                          "adamnode train, compare or precision")
     with folder_lock(folder):  # no train, compare or other report writes there meanwhile
+        if is_precision_folder(folder):
+            print(render_precision(folder), end="")
+            print(f"\nprecision.csv, precision.md and the work-precision PNGs are in {folder}")
+            return 0
         table = render(folder)
     print(table)
     print(f"\nresults.csv, results.md and plots are in {args.folder}")

@@ -122,4 +122,6 @@ def _parts(y) -> tuple[torch.Tensor, ...]:
 
 
 def _as_float(value) -> float:
-    return float(value) if isinstance(value, (torch.Tensor, float, int)) else math.nan
+    if isinstance(value, torch.Tensor):
+        return float(value.detach())
+    return float(value) if isinstance(value, (float, int)) else math.nan

@@ -1,0 +1,61 @@
+"""``adamnode precision`` end to end: files written, ``report`` redraws the same tables, bad input in one line."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+from cli_helpers import adamnode, one_line_error
+
+from adamnode.cli import main
+
+TINY_STUDY = ("--models", "hbnode", "--tols", "1e-2,1e-3", "--paths", "default,fixed,reference", "--fixed-steps", "2",
+              "--batches", "1", "--batch-size", "8", "--pretrain-steps", "1")
+FILES = ("precision.json", "precision.csv", "precision.md", "precision_grad_vs_nfe.png", "precision_grad_vs_time.png")
+
+
+def test_the_study_writes_its_files_and_report_redraws_the_same_tables(tmp_path):
+    out = tmp_path / "study"
+    result = adamnode("precision", *TINY_STUDY, "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert all((out / name).is_file() for name in FILES)
+    rows = list(csv.DictReader((out / "precision.csv").open()))
+    assert [(row["path"], row["tol"] or row["steps"]) for row in rows] == [
+        ("default", "0.01"), ("default", "0.001"), ("fixed", "2"), ("reference", "0.01"), ("reference", "0.001")]
+    assert all(row["status"] == "ok" and row["peak_memory_mb"] == "n/a" and float(row["grad_error"]) > 0
+               for row in rows)
+    table, page = (out / "precision.csv").read_text(), (out / "precision.md").read_text()
+    assert "adamnode precision --task spheres --models hbnode" in page
+    for name in FILES[1:]:
+        (out / name).unlink()
+    again = adamnode("report", str(out))
+    assert again.returncode == 0, again.stderr
+    assert (out / "precision.csv").read_text() == table and (out / "precision.md").read_text() == page
+    assert all((out / name).is_file() for name in FILES)
+
+
+def test_a_trained_run_can_be_measured_but_not_as_another_task(two_epoch_run, tmp_path, capsys):
+    result = adamnode("precision", "--from", str(two_epoch_run), "--tols", "1e-3", "--paths", "direct",
+                      "--batches", "1", "--batch-size", "8", "--out", str(tmp_path / "from"))
+    assert result.returncode == 0, result.stderr
+    assert f"weights=from {two_epoch_run}" in (tmp_path / "from" / "precision.md").read_text()
+    failed = adamnode("precision", "--task", "mnist", "--from", str(two_epoch_run), "--out", str(tmp_path / "x"))
+    assert failed.returncode == 2 and "holds a spheres run, not mnist" in one_line_error(failed)
+
+
+@pytest.mark.parametrize("argv, words", [
+    (("--paths", "default,fast"), "unknown path(s) fast; choose from default, cold, direct, fixed, reference"),
+    (("--models", "hbnode,bogus"), "unknown model(s) bogus"),
+    (("--tols", "1e-3,0"), "--tols must be positive numbers"),
+    (("--tols=-1e-3",), "--tols must be positive numbers"),
+    (("--fixed-steps", "two"), "--fixed-steps must be a comma-separated list"),
+    (("--batches", "0"), "--batches must be positive"),
+    (("--check-tol", "1e-8"), "--check-tol (1e-08) must be tighter than --reference-tol (1e-10)"),
+    (("--from", "nowhere"), "is not a run or compare folder"),
+])
+def test_bad_input_is_one_line(capsys, tmp_path, argv, words):
+    with pytest.raises(SystemExit) as stop:
+        main(["precision", *argv, "--out", str(tmp_path / "never")])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert stop.value.code == 2 and len(lines) == 1 and words in lines[0], lines
+    assert not (tmp_path / "never").exists()
