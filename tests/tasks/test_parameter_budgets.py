@@ -6,6 +6,7 @@ other and only absolute counts and self-matching notice.
 """
 
 import pytest
+import torch
 
 from adamnode.models.family import MODEL_NAMES
 from adamnode.nets.sizing import count_parameters, matched_width
@@ -66,3 +67,15 @@ def test_matched_width_picks_the_closest_count(target, expected):
 
 def test_matched_width_takes_the_smaller_width_on_a_tie():
     assert matched_width(lambda w: 2 * w, 5, max_width=10) == 2
+
+
+@pytest.mark.parametrize("task_name", sorted(ASSEMBLERS))
+def test_finding_the_width_leaves_the_random_state_alone(task_name):
+    """A model's initial weights depend on the seed and its architecture, not on the candidates counted."""
+    task, solver = get_task(task_name), SolverOptions()
+    settings = dict(task.defaults)
+    torch.manual_seed(3)
+    built = task.build_model("hbnode", solver, settings)
+    torch.manual_seed(3)
+    direct = ASSEMBLERS[task_name]("hbnode", width_of(built), solver, {**settings, "model_options": {}})
+    assert all(torch.equal(a, b) for a, b in zip(built.state_dict().values(), direct.state_dict().values()))

@@ -59,7 +59,7 @@ from ..models.nesterov import nesterov_scale
 from ..models.scalars import sigmoid, softplus
 from ..solve import ODEBlock, SolverOptions
 from .ode_model import ODEModel
-from .sizing import count_parameters, matched_width
+from .sizing import count_built, matched_width
 
 CLASSES = 10
 
@@ -186,8 +186,8 @@ def image_classifier(dataset: ImageDataset, model: str, solver: SolverOptions,
     arch = dataset.architectures[model]
     if not options:
         return _classifier(dataset, model, solver, arch.hidden, {})
-    target = count_parameters(_classifier(dataset, model, solver, arch.hidden, {}))
-    hidden = matched_width(lambda width: count_parameters(_classifier(dataset, model, solver, width, options)),
+    target = count_built(lambda: _classifier(dataset, model, solver, arch.hidden, {}))
+    hidden = matched_width(lambda width: count_built(lambda: _classifier(dataset, model, solver, width, options)),
                            target, max_width=4 * arch.hidden)
     return _classifier(dataset, model, solver, hidden, options)
 

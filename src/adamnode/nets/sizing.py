@@ -4,12 +4,23 @@ from __future__ import annotations
 
 from typing import Callable
 
+import torch
 from torch import nn
 
 
 def count_parameters(module: nn.Module) -> int:
     """Trainable parameters of ``module`` (fixed rates and dampings are buffers, not counted)."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def count_built(build: Callable[[], nn.Module]) -> int:
+    """Trainable parameters of the module ``build()`` makes, leaving torch's random state as it was.
+
+    Sizing builds candidate models only to count them; with the random state untouched, a model's
+    initial weights depend on the seed and its own architecture, not on how its width was found.
+    """
+    with torch.random.fork_rng(devices=[]):
+        return count_parameters(build())
 
 
 def matched_width(count_at: Callable[[int], int], target: int, max_width: int) -> int:

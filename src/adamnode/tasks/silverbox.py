@@ -47,7 +47,7 @@ from torch import nn
 from ..data.silverbox import read_silverbox
 from ..models.family import augmentation, default_interval, field_class, options_for
 from ..nets.driven import DrivenNet, DrivenSequenceModel, PastEncoder
-from ..nets.sizing import count_parameters, matched_width
+from ..nets.sizing import count_built, matched_width
 from ..solve import ODEBlock, SolverOptions
 from .base import Split, Task
 
@@ -91,8 +91,8 @@ class SilverboxTask(Task):
         settings = _settings(self, settings)
         # The budget is the reference model's as the task defines it, whatever options a run gives.
         reference = {**settings, "model_options": {}}
-        target = count_parameters(_assemble(REFERENCE_MODEL, settings["width"], solver, reference))
-        width = matched_width(lambda width: count_parameters(_assemble(model, width, solver, settings)), target,
+        target = count_built(lambda: _assemble(REFERENCE_MODEL, settings["width"], solver, reference))
+        width = matched_width(lambda width: count_built(lambda: _assemble(model, width, solver, settings)), target,
                               max_width=4 * settings["width"])
         return _assemble(model, width, solver, settings)
 

@@ -30,7 +30,7 @@ from torch import nn
 
 from ..models.family import augmentation, default_interval, field_class, options_for
 from ..nets import ODEModel
-from ..nets.sizing import count_parameters, matched_width
+from ..nets.sizing import count_built, matched_width
 from ..solve import ODEBlock, SolverOptions
 from .base import Split, Task
 
@@ -113,8 +113,8 @@ class SpheresTask(Task):
     def build_model(self, model: str, solver: SolverOptions, settings: dict[str, Any]) -> nn.Module:
         settings = {**self.defaults, **settings}
         _check(settings)
-        target = count_parameters(_assemble("node", settings["width"], solver, settings))
-        width = matched_width(lambda width: count_parameters(_assemble(model, width, solver, settings)), target,
+        target = count_built(lambda: _assemble("node", settings["width"], solver, settings))
+        width = matched_width(lambda width: count_built(lambda: _assemble(model, width, solver, settings)), target,
                               max_width=4 * settings["width"])
         return _assemble(model, width, solver, settings)
 
