@@ -10,24 +10,13 @@ from __future__ import annotations
 import csv
 import io
 import math
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..files import write_text
+from .metrics import Totals
 
 STEPS_FILE = "steps.csv"
 STEP_COLUMNS = ["epoch", "step", "loss", "nfe_forward", "nfe_backward", "seconds"]
-
-
-@dataclass
-class Window:
-    """Sums over the steps since the last row; checkpointed, as a stop can fall inside a window."""
-
-    steps: int = 0
-    samples: int = 0
-    loss_sum: float = 0.0
-    nfe_forward: float = 0.0
-    nfe_backward: float = 0.0
 
 
 class StepLog:
@@ -35,7 +24,8 @@ class StepLog:
 
     def __init__(self, path: Path, every: int | None):
         self.path, self.every = Path(path), every
-        self.window = Window()
+        # The sums since the last row; checkpointed, as a stop can fall inside a window.
+        self.window = Totals()
 
     def add(self, epoch: int, step: int, batch_size: int, loss: float, nfe_forward: float, nfe_backward: float,
             seconds: float, write: bool) -> None:
@@ -43,18 +33,14 @@ class StepLog:
         if self.every is None:
             return
         window = self.window
-        window.steps += 1
-        window.samples += batch_size
-        window.loss_sum += loss * batch_size
-        window.nfe_forward += nfe_forward
-        window.nfe_backward += nfe_backward
+        window.add(batch_size, loss, 0.0, 0.0, nfe_forward, nfe_backward)
         if window.steps < self.every:
             return
         # Weighted by samples like metrics.csv's train_loss, so the rows of an epoch average to it
         # (the plain mean of the step losses whenever the batches are full).
-        row = [epoch, step, window.loss_sum / window.samples, window.nfe_forward / window.steps,
-               window.nfe_backward / window.steps, seconds]
-        self.window = Window()
+        row = [epoch, step, window.mean_loss, window.per_step(window.nfe_forward),
+               window.per_step(window.nfe_backward), seconds]
+        self.window = Totals()
         if write:
             with open(self.path, "a", newline="", encoding="utf-8") as stream:
                 csv.writer(stream, lineterminator="\n").writerow(_format(row))
@@ -72,10 +58,10 @@ class StepLog:
         write_text(self.path, buffer.getvalue())
 
     def state_dict(self) -> dict:
-        return asdict(self.window)
+        return self.window.as_dict()
 
     def load_state_dict(self, state: dict) -> None:
-        self.window = Window(**state)
+        self.window = Totals(**state)
 
 
 def read_steps(path: Path) -> list[dict]:
