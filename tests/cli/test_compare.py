@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 
-import pytest
 
 from adamnode.cli import main
 from adamnode.tasks import get_task

@@ -6,10 +6,9 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from adamnode.models.family import MODEL_NAMES
 from adamnode.models.family import MODEL_NAMES, field_class
-from adamnode.solve import SolverOptions
 from adamnode.nets.images import CIFAR10, MNIST, TimeConvField, image_classifier
+from adamnode.solve import SolverOptions
 
 # SPEC section 3: the reference code's parameter counts.
 SPEC_COUNTS = {

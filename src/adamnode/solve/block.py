@@ -16,6 +16,7 @@ from .errors import FailureKind, SolverError
 from .memory import Direction, StepMemory
 from .options import SolverOptions
 from .regularise import Regulariser, draw_end
+from .retry import AdjointWithColdRetry, ColdRetry, redo_cold
 from .stats import Counter, SolveStats
 
 FORWARD, BACKWARD = Direction.FORWARD, Direction.BACKWARD
@@ -160,7 +161,7 @@ class ODEBlock(nn.Module):
         try:
             return self._solve(z0, t, end, times is None, args, warm, regulariser)
         except SolverError as error:
-            if not _redo_cold(error, FORWARD):
+            if not redo_cold(error, FORWARD):
                 raise
         # A remembered first step can be too large for this input (a trial step overflows where the
         # cautious guess would not): forget it, so that this solve starts cold.
@@ -208,8 +209,8 @@ class ODEBlock(nn.Module):
         if backward_start is None:
             path, dynamics = attempt(y0, None)
         else:
-            retry = _ColdRetry(attempt, backward_start, self.step_memory)
-            path = _AdjointWithColdRetry.apply(retry, y0, *params)
+            retry = ColdRetry(attempt, backward_start, self.step_memory)
+            path = AdjointWithColdRetry.apply(retry, y0, *params)
             dynamics = retry.dynamics
         return self._checked(path, dynamics, endpoint_only, regulariser)
 
@@ -298,53 +299,6 @@ class ODEBlock(nn.Module):
                         if getattr(o, name) > 0)
         return (f"t0={self.t0:g}, t1={self.t1:g}, method={o.method!r}, {tol}, adjoint={o.adjoint}, "
                 f"seminorm={o.seminorm}, warm_start={self.warm_start}{extra}")
-
-
-class _ColdRetry:
-    """One adjoint solve whose backward pass starts warm and is redone cold if that fails."""
-
-    def __init__(self, attempt: Callable, backward_start: torch.Tensor, memory: StepMemory):
-        self.attempt, self.backward_start, self.memory = attempt, backward_start, memory
-        self.dynamics: Dynamics | None = None
-
-
-class _AdjointWithColdRetry(torch.autograd.Function):
-    """``odeint_adjoint`` whose backward pass, if its warm start fails, is redone from the cautious guess.
-
-    The forward builds torchdiffeq's adjoint graph inside (grad enabled); the backward runs it and,
-    on a retryable failure, forgets the backward size, solves forward again from the same start
-    (the same steps, so the same solution) and runs the fresh graph's adjoint cold.
-    """
-
-    @staticmethod
-    def forward(ctx, retry: _ColdRetry, z0: torch.Tensor, *params: torch.Tensor) -> torch.Tensor:
-        with torch.enable_grad():
-            y0 = z0.detach().requires_grad_(z0.requires_grad)
-            path, retry.dynamics = retry.attempt(y0, retry.backward_start)
-        ctx.retry, ctx.y0, ctx.path, ctx.params = retry, y0, path, params
-        return path.detach()
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        retry, inputs = ctx.retry, (ctx.y0, *ctx.params)
-        wanted = [x for x in inputs if x.requires_grad]
-        try:
-            grads = torch.autograd.grad(ctx.path, wanted, grad, allow_unused=True)
-        except SolverError as error:
-            if not _redo_cold(error, BACKWARD):
-                raise
-            retry.memory.forget(BACKWARD)
-            with torch.enable_grad():
-                path, dynamics = retry.attempt(ctx.y0, None)
-            dynamics.direction = BACKWARD
-            grads = torch.autograd.grad(path, wanted, grad, allow_unused=True)
-        by_input = iter(grads)
-        return (None, *(next(by_input) if x.requires_grad else None for x in inputs))
-
-
-def _redo_cold(error: SolverError, direction: Direction) -> bool:
-    """Whether a failed solve is redone from torchdiffeq's guess: it was warm and did not run out of steps."""
-    return error.warm_started and error.phase == direction.phase and error.kind is not FailureKind.MAX_STEPS
 
 
 def _translated(dynamics: Dynamics, solve: Callable[[], Any]) -> Any:

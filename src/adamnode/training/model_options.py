@@ -12,7 +12,7 @@ import math
 import typing
 from typing import Any, Iterable
 
-from ..models.family import field_class, options_for
+from ..models.family import field_class
 from .errors import ConfigError
 
 FLAG = "--model-option"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from ..files import read_json, write_json
+from ..files import write_json
 from ..solve import SolverError
 from ..tasks import get_task
 from ..tasks.base import Task
