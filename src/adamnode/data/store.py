@@ -12,7 +12,6 @@ import os
 import shutil
 import urllib.request
 from pathlib import Path
-from typing import IO
 
 from ..files import atomic_write
 
@@ -70,19 +69,6 @@ def file_digest(path: Path, algorithm: str, opener=open, limit: int | None = Non
                                 "it is not the official file, delete it and fetch it again")
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def read_capped(stream: IO[bytes], limit: int, path: Path) -> bytes:
-    """At most ``limit`` bytes of ``stream``; ``DataError`` if it holds more (nothing more is read).
-
-    For decompressing streams (``gzip.open``): memory and work stay bounded by ``limit`` however
-    far a small file would inflate.
-    """
-    content = stream.read(limit + 1)
-    if len(content) > limit:
-        raise DataError(f"{path} inflates to more than the {limit} bytes its header declares; "
-                        "it is not the official file, delete it and fetch it again")
-    return content
 
 
 def verify(path: Path, algorithm: str, expected: str, opener=open, limit: int | None = None) -> None:

@@ -246,8 +246,9 @@ def _coerce(name: str, value: Any, kind: Any) -> Any:
 
 _TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string",
                dict: "a table of KEY = VALUE"}
-_POSITIVE = ("epochs", "batch_size", "lr", "tol", "step_size", "solver_max_steps", "threads", "train_subset",
-             "test_subset", "max_steps", "grad_clip", "lr_decay_every", "log_every")
+# The solver settings (tol, step_size, solver_max_steps) are checked once, by SolverOptions.
+_POSITIVE = ("epochs", "batch_size", "lr", "threads", "train_subset", "test_subset", "max_steps", "grad_clip",
+             "lr_decay_every", "log_every")
 
 
 def _check_ranges(config: TrainConfig) -> None:
