@@ -114,10 +114,14 @@ def saved_comparison(out: Path, changes: dict) -> tuple[TrainConfig, list[str], 
 
 def run_comparison(base: TrainConfig, models: list[str], seeds: list[int], out: Path, *, resume: bool,
                    log: Callable[[str], None] = print) -> list[str]:
-    """Train every (model, seed) not yet done; return the failed ones as "model seed N"."""
+    """Train every (model, seed) not yet done; return the failed ones as "model seed N".
+
+    Seed by seed, every model within a seed: a comparison stopped part way has whole seeds of every model,
+    which a table can use, rather than every seed of a few models.
+    """
     failures = []
     total = len(models) * len(seeds)
-    for index, (model, seed) in enumerate(((m, s) for m in models for s in seeds), start=1):
+    for index, (model, seed) in enumerate(((m, s) for s in seeds for m in models), start=1):
         run_dir = child(out, run_folder(model, seed), "the comparison")
         label = f"[{index}/{total}] {model} seed {seed}"
         config = model_config(base, model, seed=seed, out=str(run_dir))
