@@ -1,13 +1,15 @@
 """The work-precision measurement against closed forms: a linear heavy-ball ODE, solved by expm."""
 
 import math
+import sys
 
 import pytest
 import torch
 from torch import nn
 
 from adamnode import HBNODE, ODEBlock
-from adamnode.experiments.precision import PATHS, Variant, build_variant, measure, reference, variants
+from adamnode.experiments.precision import (PATHS, Variant, build_variant, check_available, measure, reference,
+                                            variants)
 from adamnode.nets.ode_model import ODEModel
 from adamnode.solve import Direction, SolverOptions
 
@@ -167,6 +169,37 @@ def test_the_reference_path_counts_its_evaluations_and_has_no_warm_start(setup):
     assert result.nfe_backward > 0 and result.errors["output_error"] < 1e-4
     again = measure(model, batches, loss_fn, truth)
     assert again.nfe_forward == result.nfe_forward
+
+
+def _torchdyn_imports() -> bool:
+    try:
+        check_available(["torchdyn"])
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("path", ["plain-direct", pytest.param("torchdyn", marks=pytest.mark.skipif(
+    not _torchdyn_imports(), reason="torchdyn does not import here (an optional benchmark extra)"))])
+def test_the_direct_external_paths_match_the_closed_form_and_make_no_backward_solve(setup, path):
+    state, batches = setup
+    truth = reference(build, state, batches, loss_fn)
+    result = measure(build_variant(build, state, Variant(path, tol=1e-6)), batches, loss_fn, truth)
+    assert result.nfe_forward > 2 and result.nfe_backward == 0
+    assert result.errors["output_error"] < 1e-4 and result.errors["grad_error"] < 1e-3
+    exact_output, _ = closed_form(state, batches[0])
+    with torch.no_grad():
+        assert relative(build_variant(build, state, Variant(path, tol=1e-6))(batches[0][0]), exact_output) < 1e-4
+    loose = measure(build_variant(build, state, Variant(path, tol=1e-3)), batches, loss_fn, truth)
+    assert loose.nfe_forward < result.nfe_forward
+
+
+def test_a_missing_optional_library_is_one_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torchdyn", None)
+    monkeypatch.setitem(sys.modules, "torchdyn.numerics", None)
+    with pytest.raises(ValueError, match="path 'torchdyn' needs torchdyn.*--no-deps"):
+        check_available(["default", "torchdyn"])
+    check_available(["default", "reference"])
 
 
 def test_a_failed_reference_is_reported_not_hidden(setup):

@@ -26,8 +26,8 @@ _HELP = {
     "step_size": "step size of fixed-step methods",
     "adjoint": "backpropagate with the adjoint method (--no-adjoint: through the solver)",
     "seminorm": "seminorm error control in the adjoint solve",
-    "warm_start": "start each training solve with the step size the last one found (--no-warm-start: "
-                  "torchdiffeq's first-step guess every time)",
+    "warm_start": "start each training solve from the first step the last one accepted (default off: "
+                  "saves one evaluation a solve, and can cost accuracy; see the README)",
     "solver_max_steps": "steps allowed per ODE solve before it counts as failed",
     "kinetic": "weight of the kinetic-energy penalty (RNODE) added to the training loss (default 0: off)",
     "jacobian": "weight of the Jacobian Frobenius-norm penalty (RNODE) added to the training loss (default 0: off)",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from ..experiments.precision import CHECK_TOL, PATHS, REFERENCE_TOL, variants
+from ..experiments.precision import CHECK_TOL, OPTIONAL_PATHS, PATHS, REFERENCE_TOL, check_available, variants
 from ..experiments.precision_study import fixed_batches, pretrain, run_study
 from ..reports.precision import write_precision
 from ..tasks import DEFAULT_TASK, get_task
@@ -20,7 +20,7 @@ from ..files import read_json
 from ..training.run import COMPARISON_FILE, CONFIG_FILE
 from ..training.runtime import describe_device, resolve_device
 
-DEFAULTS = {"tols": "1e-2,1e-3,1e-4,1e-5", "paths": ",".join(PATHS), "fixed_steps": "1,2,4,8",
+DEFAULTS = {"tols": "1e-2,1e-3,1e-4,1e-5", "paths": "default,cold,direct,fixed,reference", "fixed_steps": "1,2,4,8",
             "batches": 2, "pretrain_steps": 24, "repeats": 1}
 
 
@@ -32,8 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--models", metavar="A,B,...", default=None, help="models (default: every model of the task, or of --from)")
     add("--tols", metavar="X,Y,...", default=DEFAULTS["tols"], help="tolerances (rtol = atol) of the adaptive paths "
         "(default %(default)s)")
-    add("--paths", metavar="P,Q,...", default=DEFAULTS["paths"], help=f"solver paths: {', '.join(PATHS)} "
-        "(default: all)")
+    add("--paths", metavar="P,Q,...", default=DEFAULTS["paths"], help=f"solver paths: {', '.join(PATHS)}, "
+        f"and where torchdyn imports {', '.join(OPTIONAL_PATHS)} (default: {DEFAULTS['paths']})")
     add("--fixed-steps", metavar="N,M,...", default=DEFAULTS["fixed_steps"],
         help="rk4 step counts of the fixed path (default %(default)s)")
     add("--batches", type=int, metavar="K", default=DEFAULTS["batches"], help="fixed batches (default %(default)s)")
@@ -64,8 +64,9 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--from {args.source} holds a {', '.join(sorted(other))} run, not {task.name}; "
                               f"drop --task or give a {task.name} folder")
     models = _names(args.models, tuple(saved) if saved else task.models, "model")
-    chosen = variants(_names(args.paths, PATHS, "path"), _positive_list(args.tols, float, "--tols"),
-                      _positive_list(args.fixed_steps, int, "--fixed-steps"))
+    paths = _names(args.paths, PATHS + OPTIONAL_PATHS, "path")
+    check_available(paths)
+    chosen = variants(paths, _positive_list(args.tols, float, "--tols"), _positive_list(args.fixed_steps, int, "--fixed-steps"))
     for name in ("batches", "repeats", "reference_tol", "check_tol"):
         if not getattr(args, name) > 0:
             raise ConfigError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")

@@ -11,7 +11,14 @@ The paths:
 - ``cold``: the same without the warm start; ``direct``: the same with direct backprop;
 - ``fixed``: rk4 with a fixed number of steps, direct backprop;
 - ``reference``: the reference code's call, ``odeint_adjoint(field, z0, t)`` with dopri5 and
-  nothing else (no seminorm, no landing on the interval's end, torchdiffeq's first-step guess).
+  nothing else (no seminorm, no landing on the interval's end, torchdiffeq's first-step guess);
+- ``plain-direct``: ``odeint(field, z0, t)``, dopri5, direct backprop: ``direct`` without landing
+  on the end (torchdiffeq steps past it and evaluates its dense output there);
+- ``torchdyn`` (optional, where torchdyn imports): ``torchdyn.numerics.odeint`` with its dopri5
+  and direct backprop, as ``NeuralODE(..., solver="dopri5", sensitivity="autograd")`` solves.
+
+The last three solve outside the block (``ExternalSolve``). torchode is not a path: it steps every
+sample with its own time, and the fields take one time for the whole batch.
 """
 
 from __future__ import annotations
@@ -25,12 +32,14 @@ from typing import Callable, Sequence
 
 import torch
 from torch import nn
-from torchdiffeq import odeint_adjoint
+from torchdiffeq import odeint, odeint_adjoint
 
 from ..nets.ode_model import ODEModel
 from ..solve import ODEBlock, SolverError, SolverOptions
 
-PATHS = ("default", "cold", "direct", "fixed", "reference")
+#: The paths adamnode and torchdiffeq provide (the CLI's default), and those that need another library.
+PATHS = ("default", "cold", "direct", "fixed", "reference", "plain-direct")
+OPTIONAL_PATHS = ("torchdyn",)
 REFERENCE_TOL, CHECK_TOL = 1e-10, 1e-12
 #: Steps a float64 reference solve may take: tight tolerances need many, and failing is reported.
 REFERENCE_MAX_STEPS = 200_000
@@ -53,8 +62,8 @@ class Variant:
     steps: int | None = None
 
     def __post_init__(self):
-        if self.path not in PATHS:
-            raise ValueError(f"unknown path {self.path!r}; choose from {', '.join(PATHS)}")
+        if self.path not in PATHS + OPTIONAL_PATHS:
+            raise ValueError(f"unknown path {self.path!r}; choose from {', '.join(PATHS + OPTIONAL_PATHS)}")
         if (self.path == "fixed") != (self.steps is not None) or (self.path == "fixed") == (self.tol is not None):
             raise ValueError(f"path {self.path!r} takes {'steps' if self.path == 'fixed' else 'tol'} only")
 
@@ -63,7 +72,7 @@ class Variant:
         return f"{self.steps} steps" if self.path == "fixed" else f"tol {self.tol:.0e}"
 
     def options(self) -> SolverOptions:
-        """The block's options (``reference`` solves outside the block; its model is built with ``default``'s)."""
+        """The block's options (the external paths solve outside the block; their models are built with ``default``'s)."""
         if self.path == "fixed":
             return SolverOptions(method="rk4", step_size=1.0 / self.steps, adjoint=False, seminorm=False)
         changes = {"cold": {"warm_start": False}, "direct": {"adjoint": False}}.get(self.path, {})
@@ -81,15 +90,40 @@ def variants(paths: Sequence[str], tols: Sequence[float], fixed_steps: Sequence[
     return found
 
 
-class ReferenceStyle(nn.Module):
-    """``model``'s encoder, field and readout with the solve the reference code makes, its evaluations counted."""
+def _torchdyn_odeint() -> Callable:
+    try:
+        from torchdyn.numerics import odeint as torchdyn_odeint
+    except ImportError as error:
+        # torchdyn's own requirements pull torchvision, which does not import beside a CPU-only torch.
+        raise ValueError(f"path 'torchdyn' needs torchdyn, which does not import here ({error}); install it "
+                         f"without its dependencies (pip install --no-deps torchdyn==1.0.6, then each missing "
+                         f"import the same way) or drop the path") from None
+    return torchdyn_odeint
 
-    def __init__(self, model: nn.Module, tol: float):
+
+def check_available(paths: Sequence[str]) -> None:
+    """Fail now, before any training, if a chosen path's library does not import."""
+    if "torchdyn" in paths:
+        _torchdyn_odeint()
+
+
+#: path -> ``(field, z0, t, tol) -> z(t1)``: how each external path solves.
+EXTERNAL_SOLVES: dict[str, Callable[[Callable, torch.Tensor, torch.Tensor, float], torch.Tensor]] = {
+    "reference": lambda f, z0, t, tol: odeint_adjoint(f, z0, t, rtol=tol, atol=tol, method="dopri5")[-1],
+    "plain-direct": lambda f, z0, t, tol: odeint(f, z0, t, rtol=tol, atol=tol, method="dopri5")[-1],
+    "torchdyn": lambda f, z0, t, tol: _torchdyn_odeint()(f, z0, t, solver="dopri5", atol=tol, rtol=tol)[1][-1],
+}
+
+
+class ExternalSolve(nn.Module):
+    """``model``'s encoder, field and readout, solved by another library's call, its evaluations counted."""
+
+    def __init__(self, model: nn.Module, path: str, tol: float):
         super().__init__()
         if not isinstance(model, ODEModel):
-            raise ValueError(f"the reference path needs an encoder -> block -> readout model; "
+            raise ValueError(f"the {path} path needs an encoder -> block -> readout model; "
                              f"{type(model).__name__} is not one")
-        self.model, self.tol = model, tol
+        self.model, self.path, self.tol = model, path, tol
         # Evaluations since the step began, and how many of them the forward solve made.
         self.calls = self.forward_calls = 0
 
@@ -97,8 +131,7 @@ class ReferenceStyle(nn.Module):
         block = self.model.block
         z0 = block.initial_state(*self.model.encoder(x))
         t = torch.tensor([block.t0, block.t1]).to(z0)
-        z1 = odeint_adjoint(_Counted(block.field, self._count), z0, t, rtol=self.tol, atol=self.tol,
-                            method="dopri5")[-1]
+        z1 = EXTERNAL_SOLVES[self.path](_Counted(block.field, self._count), z0, t, self.tol)
         return self.model.readout(block.hidden(z1))
 
     def _count(self) -> None:
@@ -112,7 +145,7 @@ class _Counted(nn.Module):
         super().__init__()
         self.field, self.on_call = field, on_call
 
-    def forward(self, t, z):
+    def forward(self, t, z, *_):
         self.on_call()
         return self.field(t, z)
 
@@ -120,7 +153,7 @@ class _Counted(nn.Module):
 def build_variant(build: Builder, state: dict, variant: Variant) -> nn.Module:
     model = build(variant.options())
     model.load_state_dict(state)
-    return ReferenceStyle(model, variant.tol) if variant.path == "reference" else model
+    return ExternalSolve(model, variant.path, variant.tol) if variant.path in EXTERNAL_SOLVES else model
 
 
 @dataclass
@@ -271,12 +304,12 @@ def _step(model: nn.Module, batch: Batch, loss_fn: LossFn) -> tuple[torch.Tensor
     """A training step without the optimizer's update: forward, loss, backward into ``.grad``."""
     for p in model.parameters():
         p.grad = None
-    if isinstance(model, ReferenceStyle):
+    if isinstance(model, ExternalSolve):
         model.calls = 0
     x, y = batch
     output = model(x)
     loss = loss_fn(output, y)
-    if isinstance(model, ReferenceStyle):
+    if isinstance(model, ExternalSolve):
         model.forward_calls = model.calls
     loss.backward()
     return output, loss.detach()
@@ -284,7 +317,7 @@ def _step(model: nn.Module, batch: Batch, loss_fn: LossFn) -> tuple[torch.Tensor
 
 def step_counts(model: nn.Module) -> tuple[int, int]:
     """NFE of the last step: forward solve, backward pass (the blocks' own counts, or the reference's)."""
-    if isinstance(model, ReferenceStyle):
+    if isinstance(model, ExternalSolve):
         return model.forward_calls, model.calls - model.forward_calls
     blocks = [m for m in model.modules() if isinstance(m, ODEBlock)]
     return (sum(b.stats.last().nfe_forward for b in blocks), sum(b.stats.last().nfe_backward for b in blocks))

@@ -42,11 +42,16 @@ class ODEBlock(nn.Module):
     dicts) get gradients under the adjoint as under direct backprop. ``stats`` holds NFE and step
     counts (``SolveStats``).
 
-    Warm starts (``warm_start=True``, adaptive methods, training mode only): each solve starts from
-    the step size the error control chose near the start of the previous training solve, forward and
-    adjoint separately (``step_memory``, saved with the weights). It saves the first-step guess's
-    extra evaluation and usually a step each way; the answer is then as accurate as the tolerance
-    asks, no more. A warm solve that fails for any reason but running out of steps is redone once
+    Warm starts (``warm_start=True``, off by default; adaptive methods, training mode only): each
+    solve starts from the first step the previous training solve accepted, forward and adjoint
+    separately (``step_memory``, saved with the weights), instead of torchdiffeq's first-step guess.
+    That saves the guess's one evaluation per solve. The risk, and why it is off: the guess looks at
+    how fast the field changes near the start, the remembered size does not. A trained AdamNODE
+    starts fast (``v`` climbs to ``f**2`` in ~1/f**2), dopri5's error estimate understates the error
+    of larger first steps ~40-fold there, and a remembered step accepted when training began is
+    accepted again long after it stopped being accurate (spheres: outputs 20x less accurate than
+    cold at tol 1e-3; docs/results/benchmarks/warm_accuracy.md). The first accepted step is kept,
+    not the controller's proposal after it: proposals ratchet the start up tenfold per solve. A warm solve that fails for any reason but running out of steps is redone once
     from torchdiffeq's cautious guess, by the block itself: a forward solve at once, an adjoint solve
     inside ``backward()`` (the forward solve is repeated from the same start to rebuild what the
     adjoint needs; the failed attempt's evaluations are counted). The size that failed is forgotten.
@@ -172,8 +177,8 @@ class ODEBlock(nn.Module):
                regulariser: Regulariser | None) -> torch.Tensor:
         self.stats.start_solve()
         adjoint = self.adjoint and torch.is_grad_enabled()
-        # The adjoint of a trajectory runs one backward solve per output interval; the step after
-        # the first accepted one of such a pass would be the next interval's start, not a proposal.
+        # The adjoint of a trajectory runs one backward solve per output interval, and one remembered
+        # size would start all of them, whatever their lengths: those start cold.
         record = (warm, warm and adjoint and len(t) == 2)
         forward_start = self.step_memory.start(FORWARD) if record[FORWARD] else None
         self.field.check_next_f_output()

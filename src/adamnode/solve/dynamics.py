@@ -24,8 +24,8 @@ class Dynamics:
     the adjoint receives them explicitly. One is made per attempt from the block's current field,
     so replicas (``nn.DataParallel``) each integrate their own copy.
 
-    ``record`` (per direction): write the controller's step size near the start of this solve into
-    ``memory`` for the next solve's warm start. ``warm`` (per direction): this solve began from a
+    ``record`` (per direction): write the size of this solve's first accepted step into ``memory``
+    for the next solve's warm start. ``warm`` (per direction): this solve began from a
     remembered size, which its failures report.
     """
 
@@ -40,7 +40,6 @@ class Dynamics:
         # Steps of this attempt per direction: a redone solve gets its own max_steps budget.
         self.steps = [0, 0]
         self.accepted = [0, 0]
-        self.proposal_recorded = [False, False]
         # Set when the user's field raised: such an exception is theirs and must reach them as it is.
         self.field_raised = False
         # Whether every evaluation of the current step was finite (a device flag: no sync per call).
@@ -91,11 +90,6 @@ class Dynamics:
                         else FailureKind.NON_FINITE_SOLUTION)
                 raise self.failure(kind, "NaN or Inf in a trial step", direction)
             raise self.failure(FailureKind.STEP_UNDERFLOW, "step size underflow", direction)
-        if self.record[direction] and self.accepted[direction] == 1 and not self.proposal_recorded[direction]:
-            # The controller's proposal after the first accepted step: its estimate, from a measured
-            # local error, of the step the dynamics allow near the start of the solve.
-            self.memory.record(direction, dt)
-            self.proposal_recorded[direction] = True
 
     def _on_accept(self, direction: Direction, dt: torch.Tensor) -> None:
         # A trial step that overflows to Inf makes torchdiffeq's error scale Inf and its error
@@ -104,7 +98,9 @@ class Dynamics:
             raise self.failure(FailureKind.NON_FINITE_FIELD, "non-finite derivative in an accepted step", direction)
         self.accepted[direction] += 1
         if self.record[direction] and self.accepted[direction] == 1:
-            # A one-step solve proposes nothing afterwards; its step (cut at the end) is the estimate.
+            # The first accepted step, not the controller's larger proposal after it: remembering
+            # proposals ratchets the start up by up to 10x per solve, past where dopri5's error
+            # estimate means anything (docs/results/benchmarks/warm_accuracy.md).
             self.memory.record(direction, dt)
 
     def failure(self, kind: FailureKind, reason: str, direction: Direction) -> SolverError:

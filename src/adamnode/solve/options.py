@@ -32,9 +32,11 @@ class SolverOptions:
             parameter-gradient integral (Kidger et al., 2021), which is then not error-controlled.
             Usually, not always, fewer backward steps. Adaptive methods only.
         warm_start: in training mode, start each adaptive solve (forward and adjoint separately)
-            from the step size the error control chose near the start of the previous training
-            solve, instead of torchdiffeq's cautious first-step guess. Same method, tolerance and
-            error control; see ``ODEBlock`` for what it saves and what happens when it fails.
+            from the first step the previous training solve accepted, instead of torchdiffeq's
+            first-step guess. Off by default: it saves one evaluation per solve, and where the
+            dynamics start fast (a trained AdamNODE) a remembered step that the error estimate
+            wrongly accepts makes the answers far less accurate than the tolerance; see
+            ``ODEBlock`` and docs/results/benchmarks/warm_accuracy.md.
         max_steps: steps allowed per solve and direction before ``SolverError`` (the harness's
             ``--solver-max-steps``).
         check_finite: check ``z0`` and every result for NaN/Inf (one host sync per call each);
@@ -54,7 +56,7 @@ class SolverOptions:
     step_size: float | None = None
     adjoint: bool = True
     seminorm: bool = True
-    warm_start: bool = True
+    warm_start: bool = False
     max_steps: int = 10_000
     check_finite: bool = True
     kinetic: float = 0.0

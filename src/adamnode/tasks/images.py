@@ -2,7 +2,7 @@
 
 ``presets["paper"]`` holds the authors' settings (SPEC section 3). ``defaults`` are ours, chosen so
 a run fits a CPU, and differ from the paper: 1 epoch instead of 10, tolerance 1e-3 instead of 1e-4
-(MNIST) / 1e-5 (CIFAR-10), seminorm and warm-started step sizes on (usually fewer steps), and on
+(MNIST) / 1e-5 (CIFAR-10), seminorm on (usually fewer backward steps), and on
 MNIST batch 64 with lr 1e-3 instead of batch 32 with lr 5e-5 (which learns too little in one epoch).
 Use ``--preset paper`` to reproduce the paper.
 
