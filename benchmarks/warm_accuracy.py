@@ -1,7 +1,9 @@
 """How accurate one training step is with and without warm starts, on a trained run's weights.
 
-Loads the checkpoint of a run folder (``adamnode train --out DIR``), warms each path up with one
-training step on a second batch (as training would), then compares one batch's output and
+Loads the checkpoint of a run folder (``adamnode train --out DIR``) with the step sizes its
+training remembered (a run trained with ``--warm-start``; otherwise the warm paths start from one
+warm-up step's), warms each warm path up with one training step on a second batch (as training
+would), then compares one batch's output and
 parameter gradient against a float64 solve at tol 1e-10 with direct backprop:
 
     python benchmarks/warm_accuracy.py runs/adamnode-spheres --tol 1e-3
@@ -18,11 +20,11 @@ from adamnode.tasks import get_task
 from adamnode.training.checkpoint import load_checkpoint
 
 PATHS = {
-    "warm (default)": {},
-    "warm, full norm": {"seminorm": False},
-    "cold": {"warm_start": False},
-    "warm, direct": {"adjoint": False},
-    "cold, direct": {"adjoint": False, "warm_start": False},
+    "cold (default)": {},
+    "warm": {"warm_start": True},
+    "warm, full norm": {"warm_start": True, "seminorm": False},
+    "cold, direct": {"adjoint": False},
+    "warm, direct": {"adjoint": False, "warm_start": True},
 }
 
 

@@ -91,7 +91,7 @@ def test_the_reference_is_float64_and_matches_the_closed_form_to_far_below_float
     assert truth.estimate["output_error"] == pytest.approx(max(output_errors), rel=0.05)
 
 
-@pytest.mark.parametrize("path", ["cold", "reference"])  # the paths whose solves start cold: repeatable
+@pytest.mark.parametrize("path", ["default", "reference"])  # the paths whose solves start cold: repeatable
 def test_error_columns_equal_the_errors_against_the_closed_form_and_fall_with_the_tolerance(setup, path):
     state, batches = setup
     truth = reference(build, state, batches, loss_fn)
@@ -131,7 +131,7 @@ def test_fixed_step_errors_fall_at_rk4s_fourth_order(setup):
 
 def test_measuring_leaves_weights_optimizer_buffers_and_gradients_as_they_were(setup):
     state, batches = setup
-    model = build(SolverOptions(rtol=1e-4, atol=1e-4))
+    model = build(SolverOptions(rtol=1e-4, atol=1e-4, warm_start=True))
     model.load_state_dict(state)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     loss_fn(model(batches[0][0]), batches[0][1]).backward()
@@ -215,7 +215,8 @@ def test_variants_cover_every_path_and_refuse_a_wrong_setting():
     assert [(v.path, v.tol, v.steps) for v in chosen if v.path in ("default", "fixed")] == [
         ("default", 1e-3, None), ("default", 1e-5, None), ("fixed", None, 2), ("fixed", None, 8)]
     assert Variant("fixed", steps=4).options().step_size == 0.25
-    assert not Variant("cold", tol=1e-3).options().warm_start and not Variant("direct", tol=1e-3).options().adjoint
+    assert Variant("warm", tol=1e-3).options().warm_start and not Variant("default", tol=1e-3).options().warm_start
+    assert not Variant("direct", tol=1e-3).options().adjoint
     with pytest.raises(ValueError, match="unknown path"):
         Variant("fast", tol=1e-3)
     with pytest.raises(ValueError, match="takes steps"):

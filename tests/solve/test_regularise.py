@@ -182,9 +182,9 @@ def test_zero_weights_are_bitwise_the_unregularised_block(adjoint):
     torch.manual_seed(0)
     field = AdamNODE(MLP(D, D)).double()
     z0 = field.initial_state(torch.randn(3, D, dtype=torch.float64), torch.randn(3, D, dtype=torch.float64))
-    plain = ODEBlock(field, rtol=1e-6, atol=1e-6, adjoint=adjoint, seminorm=adjoint)
-    zero = ODEBlock(field, rtol=1e-6, atol=1e-6, adjoint=adjoint, seminorm=adjoint, kinetic=0.0, jacobian=0.0,
-                    steer=0.0)
+    plain = ODEBlock(field, rtol=1e-6, atol=1e-6, adjoint=adjoint, seminorm=adjoint, warm_start=True)
+    zero = ODEBlock(field, rtol=1e-6, atol=1e-6, adjoint=adjoint, seminorm=adjoint, warm_start=True, kinetic=0.0,
+                    jacobian=0.0, steer=0.0)
     # Two training steps each (the second one warm-started).
     for _ in range(2):
         out_plain, grads_plain, counts_plain = grads_and_output(plain, z0)

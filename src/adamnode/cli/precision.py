@@ -20,7 +20,7 @@ from ..files import read_json
 from ..training.run import COMPARISON_FILE, CONFIG_FILE
 from ..training.runtime import describe_device, resolve_device
 
-DEFAULTS = {"tols": "1e-2,1e-3,1e-4,1e-5", "paths": "default,cold,direct,fixed,reference", "fixed_steps": "1,2,4,8",
+DEFAULTS = {"tols": "1e-2,1e-3,1e-4,1e-5", "paths": "default,warm,direct,fixed,reference", "fixed_steps": "1,2,4,8",
             "batches": 2, "pretrain_steps": 24, "repeats": 1}
 
 

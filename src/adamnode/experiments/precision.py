@@ -7,8 +7,8 @@ for a variant on fixed batches and compares each step's output, loss and paramet
 
 The paths:
 
-- ``default``: adamnode's ``SolverOptions()`` at the tolerance (adjoint, seminorm, warm start);
-- ``cold``: the same without the warm start; ``direct``: the same with direct backprop;
+- ``default``: adamnode's ``SolverOptions()`` at the tolerance (adjoint, seminorm, cold starts);
+- ``warm``: the same with warm starts; ``direct``: the same with direct backprop;
 - ``fixed``: rk4 with a fixed number of steps, direct backprop;
 - ``reference``: the reference code's call, ``odeint_adjoint(field, z0, t)`` with dopri5 and
   nothing else (no seminorm, no landing on the interval's end, torchdiffeq's first-step guess);
@@ -38,7 +38,7 @@ from ..nets.ode_model import ODEModel
 from ..solve import ODEBlock, SolverError, SolverOptions
 
 #: The paths adamnode and torchdiffeq provide (the CLI's default), and those that need another library.
-PATHS = ("default", "cold", "direct", "fixed", "reference", "plain-direct")
+PATHS = ("default", "warm", "direct", "fixed", "reference", "plain-direct")
 OPTIONAL_PATHS = ("torchdyn",)
 REFERENCE_TOL, CHECK_TOL = 1e-10, 1e-12
 #: Steps a float64 reference solve may take: tight tolerances need many, and failing is reported.
@@ -75,7 +75,7 @@ class Variant:
         """The block's options (the external paths solve outside the block; their models are built with ``default``'s)."""
         if self.path == "fixed":
             return SolverOptions(method="rk4", step_size=1.0 / self.steps, adjoint=False, seminorm=False)
-        changes = {"cold": {"warm_start": False}, "direct": {"adjoint": False}}.get(self.path, {})
+        changes = {"warm": {"warm_start": True}, "direct": {"adjoint": False}}.get(self.path, {})
         return SolverOptions(rtol=self.tol, atol=self.tol, **changes)
 
 

@@ -15,7 +15,7 @@ from matplotlib.ticker import LogFormatter
 
 from ..files import atomic_write
 
-MARKERS = {"default": "o", "cold": "s", "direct": "^", "fixed": "D", "reference": "v", "plain-direct": "<",
+MARKERS = {"default": "o", "warm": "s", "direct": "^", "fixed": "D", "reference": "v", "plain-direct": "<",
            "torchdyn": "P"}
 #: Errors above this (a gradient 10x off) are drawn on the top edge: a solve that blew up at a
 #: loose tolerance would otherwise squeeze every useful curve into a sliver of the plot.
