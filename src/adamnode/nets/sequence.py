@@ -211,3 +211,31 @@ class ODERNN(nn.Module):
             x = torch.where(mask[..., None], x, 0.0)
             times = torch.where(mask, times, 0.0)
         return x, times, mask
+
+
+class TimedSequenceModel(nn.Module):
+    """An ``ODERNN`` on inputs that carry their times: ``[batch, steps, 1 + features]``, channel 0 the time.
+
+    Returns the ODERNN's prediction after every observation, followed, with ``forecast > 0``, by
+    ``forecast`` further predictions from the state evolved ``gap`` at a time without observations
+    (``[batch, steps + forecast, *out]``). The tasks' training splits hold whole tensors, so the
+    times travel in the input rather than beside it.
+    """
+
+    def __init__(self, rnn: ODERNN, forecast: int = 0, gap: float = 1.0):
+        super().__init__()
+        if isinstance(forecast, bool) or not isinstance(forecast, int) or forecast < 0:
+            raise ValueError(f"forecast must be a non-negative int, got {forecast!r}")
+        if not gap > 0:
+            raise ValueError(f"gap must be positive, got {gap!r}")
+        self.rnn, self.forecast, self.gap = rnn, forecast, float(gap)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        if inputs.dim() != 3 or inputs.shape[2] != 1 + self.rnn.observation_features:
+            raise ValueError(f"inputs must be [batch, steps, 1 + {self.rnn.observation_features}] (time first), "
+                             f"got {tuple(inputs.shape)}")
+        outputs, state = self.rnn.scan(inputs[..., 1:], inputs[..., 0])
+        if not self.forecast:
+            return outputs
+        gaps = torch.full((self.forecast,), self.gap, dtype=inputs.dtype, device=inputs.device)
+        return torch.cat([outputs, self.rnn.extrapolate(state, gaps)], dim=1)
