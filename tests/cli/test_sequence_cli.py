@@ -17,3 +17,5 @@ def test_a_tiny_run_trains_and_records_the_test_mse(shared_datasets, tmp_path, t
     with open(out / "metrics.csv", newline="") as stream:
         rows = list(csv.DictReader(stream))
     assert len(rows) == 1 and float(rows[0]["test_mse"]) > 0 and float(rows[0]["nfe_forward"]) > 0
+    if task == "planevibration":
+        assert float(rows[0]["test_forecast_mse"]) > 0

@@ -74,7 +74,7 @@ def test_plane_vibration_windows_pair_each_sample_with_the_next_and_the_forecast
     torch.testing.assert_close(split.targets[1, :, 0], 51 + torch.arange(6.0 + FORECAST - 1))
 
 
-def test_plane_vibration_loss_weights_next_step_and_forecast_and_the_metric_reads_the_window():
+def test_plane_vibration_loss_weights_next_step_and_forecast_and_the_metrics_read_each_part():
     task = get_task("planevibration")
     window = 5
     target = torch.zeros(2, window + FORECAST - 1, 5)
@@ -86,6 +86,8 @@ def test_plane_vibration_loss_weights_next_step_and_forecast_and_the_metric_read
     assert float(task.loss(output, target)) == pytest.approx(0.1 * next_step + forecast)
     numerator, denominator = task.metric_terms(output, target)
     assert float(numerator) / denominator == pytest.approx(next_step)
+    [(numerator, denominator)] = task.extra_metric_terms(output, target)
+    assert task.extra_metrics == ("forecast_mse",) and float(numerator) / denominator == pytest.approx(forecast)
 
 
 def test_walker2d_splits_by_file_without_overlap():
