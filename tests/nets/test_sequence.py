@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from adamnode import HBNODE, NODE, AdamNODE, NesterovNODE, ODEBlock, ODERNN, SolverOptions
+from adamnode.nets import TimedSequenceModel
 from adamnode.models.family import MODEL_NAMES, augmentation, field_class
 
 EXACT = SolverOptions(rtol=1e-10, atol=1e-10)
@@ -75,6 +76,17 @@ def test_extrapolation_continues_the_flow_without_observations():
     gaps = torch.tensor([0.5, 0.25, 1.0], dtype=torch.float64)
     expected = outputs[:, -1:] + c * gaps.cumsum(0).view(1, -1, 1)
     torch.testing.assert_close(rnn.extrapolate(state, gaps), expected)
+
+
+def test_a_timed_model_reads_times_from_channel_0_and_forecasts_gap_by_gap():
+    c = torch.tensor([1.5, -0.5], dtype=torch.float64)
+    rnn = ODERNN(NODE(Constant(c)), 2, 2, nn.Identity(), Accumulate(), options=EXACT).double()
+    x, times = irregular(2, 3, 2)
+    out = TimedSequenceModel(rnn, forecast=2, gap=0.5)(torch.cat([times.unsqueeze(2), x], dim=2))
+    sums = x.cumsum(dim=1) + c * (times - times[:, :1]).unsqueeze(2)
+    torch.testing.assert_close(out, torch.cat([sums, sums[:, -1:] + c * 0.5, sums[:, -1:] + c * 1.0], dim=1))
+    with pytest.raises(ValueError, match=r"\[batch, steps, 1 \+ 2\] \(time first\)"):
+        TimedSequenceModel(rnn)(x)
 
 
 @pytest.mark.parametrize("field_class_", [HBNODE, AdamNODE, NesterovNODE])
