@@ -64,7 +64,7 @@ class PlaneVibrationTask(SequenceTask):
                  "batch_size": 4},
         # 2,299 training windows in batches of 64: 36 steps an epoch, so lr 1e-4 from epoch 50 on.
         "paper": {"train_subset": None, "test_subset": None, "epochs": 500, "batch_size": 64, "lr": 1e-3,
-                  "tol": 1e-7, "adjoint": True, "lr_decay": 0.1, "lr_decay_every": 50 * 36},
+                  "tol": 1e-7, "adjoint": True, "seminorm": False, "lr_decay": 0.1, "lr_decay_every": 50 * 36},
     }
 
     def load(self, settings: dict[str, Any], device: torch.device) -> tuple[Split, Split]:

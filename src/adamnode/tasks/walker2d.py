@@ -51,7 +51,7 @@ class Walker2dTask(SequenceTask):
         "tiny": {"window": 8, "hidden": 4, "width": 4, "train_subset": 8, "test_subset": 4, "epochs": 1,
                  "batch_size": 4},
         "paper": {"train_subset": None, "test_subset": None, "epochs": 500, "batch_size": 256, "lr": 1e-3,
-                  "tol": 1e-7, "adjoint": True},
+                  "tol": 1e-7, "adjoint": True, "seminorm": False},
     }
 
     def load(self, settings: dict[str, Any], device: torch.device) -> tuple[Split, Split]:
