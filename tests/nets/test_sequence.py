@@ -202,3 +202,8 @@ def test_a_mask_with_holes_is_refused(rnn):
 def test_regularisers_are_refused():
     with pytest.raises(ValueError, match="--kinetic"):
         ODERNN(NODE(MLP(3, 3)), 2, 3, nn.Linear(3, 1), options=SolverOptions(kinetic=0.1))
+
+
+def test_a_plain_callable_f_under_the_adjoint_is_refused():
+    with pytest.raises(ValueError, match="plain callable"):
+        ODERNN(NODE(lambda t, h: -h), 2, 3, nn.Linear(3, 1))

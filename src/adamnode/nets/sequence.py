@@ -101,10 +101,10 @@ class ODERNN(nn.Module):
         if options.regularised or options.steer > 0:
             raise ValueError("an ODERNN solves once per gap, so --kinetic, --jacobian and --steer (set per solve) "
                              "do not apply; run it without them")
-        if options.adjoint and not isinstance(getattr(field, "f", None), nn.Module):
+        scaled = GapScaled(field)
+        if options.adjoint and not isinstance(field.f, nn.Module):
             raise ValueError("f is a plain callable, so the adjoint cannot find the tensors it depends on: "
                              "make f an nn.Module, or pass options with adjoint=False")
-        scaled = GapScaled(field)
         if t0 is None:
             t0 = 1.0 if field.needs_positive_time else 0.0
         self.block = ODEBlock(scaled, t0=t0, t1=t0 + 1.0, options=options.replace(warm_start=False))

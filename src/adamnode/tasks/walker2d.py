@@ -44,7 +44,7 @@ class Walker2dTask(SequenceTask):
     channels = 17
     defaults = {
         "window": 64, "stride": 16, "hidden": 24, "width": 24,
-        "train_subset": 768, "test_subset": 128, "epochs": 2, "batch_size": 256, "lr": 1e-2, "grad_clip": 1.0,
+        "train_subset": 1280, "test_subset": 128, "epochs": 3, "batch_size": 256, "lr": 1e-2, "grad_clip": 1.0,
         "tol": 1e-3, "adjoint": False, "threads": 1,
     }
     presets = {
