@@ -8,6 +8,7 @@ from adamnode.solve import SolverOptions
 from adamnode.tasks import get_task
 from adamnode.tasks import planevibration, walker2d
 from adamnode.tasks.planevibration import FORECAST, SAMPLE_TIME
+from adamnode.training.config import resolve_config
 
 TINY = {"window": 5, "hidden": 4, "width": 4}
 CHANNELS = {"planevibration": 5, "walker2d": 17}
@@ -38,6 +39,13 @@ def test_parameter_counts_are_matched(task_name):
     counts = {model: task.parameter_count(model) for model in MODEL_NAMES}
     reference = counts["hbnode"]
     assert all(abs(count - reference) <= 0.02 * reference for count in counts.values()), counts
+
+
+@pytest.mark.parametrize("task_name", ["planevibration", "walker2d"])
+def test_the_defaults_and_every_preset_make_a_valid_run_config(task_name):
+    methods = {preset: resolve_config({"task": task_name, "model": "adamnode", "preset": preset}).solver.method
+               for preset in (None, *get_task(task_name).presets)}
+    assert methods == {None: "rk4", "tiny": "rk4", "adaptive": "dopri5", "paper": "dopri5"}
 
 
 def test_plane_vibration_parts_are_in_time_order_and_windows_never_cross_them():
