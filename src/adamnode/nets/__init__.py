@@ -1,5 +1,6 @@
 """Networks around the vector fields: the classifier/regressor shell and task-specific pieces."""
 
 from .ode_model import ODEModel
+from .sequence import ODERNN, GapScaled, TimedSequenceModel
 
-__all__ = ["ODEModel"]
+__all__ = ["GapScaled", "ODEModel", "ODERNN", "TimedSequenceModel"]

@@ -22,6 +22,8 @@ class RunRecord:
     history: list[dict]
     summary: dict | None
     steps: list[dict] = field(default_factory=list)
+    #: The task's further test metrics (``test_<name>`` columns); none in records from before them.
+    extra_metrics: tuple[str, ...] = ()
 
     @property
     def model(self) -> str:
@@ -55,7 +57,7 @@ def load_run(path: Path) -> RunRecord:
         raise ConfigError(f"{path} holds a damaged run record ({' '.join(str(error).split())}); "
                           "rerun it with --overwrite") from None
     return RunRecord(path, description["settings"], description["metric"], description["parameters"], history, summary,
-                     steps)
+                     steps, tuple(description.get("extra_metrics", ())))
 
 
 def _description_problem(description) -> str | None:

@@ -18,29 +18,30 @@ def render(path: Path) -> str:
     """Write ``results.csv``, ``results.md`` and the PNG plots into ``path``; return the table."""
     path = Path(path)
     records = find_runs(path)
-    metric = records[0].metric
+    metric, extra = records[0].metric, records[0].extra_metrics
     # Recorded before they are written: --overwrite may remove them, and only them.
-    record(path, [RESULTS_CSV, RESULTS_MD, *plot_names(metric)])
+    record(path, [RESULTS_CSV, RESULTS_MD, *plot_names(metric, extra)])
     rows = summarize(records)
-    table = to_markdown(rows, metric)
-    write_text(path / RESULTS_CSV, to_csv(rows, metric))
-    plots = draw_plots(records, path, metric)
+    table = to_markdown(rows, metric, extra)
+    write_text(path / RESULTS_CSV, to_csv(rows, metric, extra))
+    plots = draw_plots(records, path, metric, extra)
     write_text(path / RESULTS_MD, _markdown_page(records, table, plots))
     return table
 
 
-def _figures(metric: str) -> list[tuple[str, str, bool]]:
+def _figures(metric: str, extra: tuple[str, ...] = ()) -> list[tuple[str, str, bool]]:
     return [("train_loss", "training loss", True), ("nfe_forward", "NFE-F per batch", False),
-            ("nfe_backward", "NFE-B per batch", False), (f"test_{metric}", f"test {metric}", False)]
+            ("nfe_backward", "NFE-B per batch", False), (f"test_{metric}", f"test {metric}", False),
+            *((f"test_{name}", f"test {name}", False) for name in extra)]
 
 
-def plot_names(metric: str) -> list[str]:
-    return [f"{key}.png" for key, _, _ in _figures(metric)]
+def plot_names(metric: str, extra: tuple[str, ...] = ()) -> list[str]:
+    return [f"{key}.png" for key, _, _ in _figures(metric, extra)]
 
 
-def draw_plots(records: list[RunRecord], folder: Path, metric: str) -> list[str]:
+def draw_plots(records: list[RunRecord], folder: Path, metric: str, extra: tuple[str, ...] = ()) -> list[str]:
     names = []
-    for key, label, log in _figures(metric):
+    for key, label, log in _figures(metric, extra):
         name = f"{key}.png"
         plot_curves(records, key, label, folder / name, log=log)
         names.append(name)

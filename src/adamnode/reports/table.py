@@ -19,10 +19,12 @@ class Column:
     digits: int
 
 
-def columns(metric: str) -> list[Column]:
+def columns(metric: str, extra: tuple[str, ...] = ()) -> list[Column]:
     """What the table reports; NFE are per batch in the final epoch, seconds are per epoch."""
     return [Column("train_loss", "train loss", 4), Column(f"train_{metric}", f"train {metric}", 3),
-            Column(f"test_{metric}", f"test {metric}", 3), Column("nfe_forward", "NFE-F", 1),
+            Column(f"test_{metric}", f"test {metric}", 3),
+            *(Column(f"test_{name}", f"test {name}", 3) for name in extra),
+            Column("nfe_forward", "NFE-F", 1),
             Column("nfe_backward", "NFE-B", 1), Column("seconds_per_epoch", "s/epoch", 2)]
 
 
@@ -90,13 +92,13 @@ def _with_options(rows: list[ModelRow]) -> bool:
     return any(row.options for row in rows)
 
 
-def to_markdown(rows: list[ModelRow], metric: str) -> str:
+def to_markdown(rows: list[ModelRow], metric: str, extra: tuple[str, ...] = ()) -> str:
     """A Markdown table, its columns padded so it also reads well in a terminal."""
     optional = _with_options(rows)
     header = (["model"] + (["model options"] if optional else []) + ["params", "seeds"]
-              + [column.header for column in columns(metric)] + ["status"])
+              + [column.header for column in columns(metric, extra)] + ["status"])
     body = [[row.model] + ([row.options or "—"] if optional else []) + [f"{row.parameters:,}", str(row.runs)]
-            + [_cell(row, column) for column in columns(metric)] + [row.status] for row in rows]
+            + [_cell(row, column) for column in columns(metric, extra)] + [row.status] for row in rows]
     widths = [max(len(line[index]) for line in [header] + body) for index in range(len(header))]
 
     def line(cells: list[str]) -> str:
@@ -106,10 +108,10 @@ def to_markdown(rows: list[ModelRow], metric: str) -> str:
     return "\n".join([line(header), separator] + [line(cells) for cells in body])
 
 
-def to_csv(rows: list[ModelRow], metric: str) -> str:
+def to_csv(rows: list[ModelRow], metric: str, extra: tuple[str, ...] = ()) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    keys = [column.key for column in columns(metric)]
+    keys = [column.key for column in columns(metric, extra)]
     optional = _with_options(rows)
     writer.writerow(["model", "parameters", "runs", "complete"]
                     + [f"{key}_{part}" for key in keys for part in ("mean", "std")] + ["status"]

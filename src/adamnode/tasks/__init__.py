@@ -11,6 +11,8 @@ _TASK_CLASSES = {
     "mnist": "adamnode.tasks.images:MNISTTask",
     "cifar10": "adamnode.tasks.images:CIFAR10Task",
     "silverbox": "adamnode.tasks.silverbox:SilverboxTask",
+    "planevibration": "adamnode.tasks.planevibration:PlaneVibrationTask",
+    "walker2d": "adamnode.tasks.walker2d:Walker2dTask",
 }
 TASK_NAMES = tuple(_TASK_CLASSES)
 DEFAULT_TASK = "spheres"

@@ -55,6 +55,8 @@ class Task(ABC):
     description: str = ""
     metric: str = "accuracy"
     metric_goal: str = "max"
+    #: Further test metrics, recorded as ``test_<name>`` beside the headline one (``extra_metric_terms``).
+    extra_metrics: tuple[str, ...] = ()
     models: tuple[str, ...] = MODEL_NAMES
     defaults: dict[str, Any] = {}
     presets: dict[str, dict[str, Any]] = {}
@@ -74,6 +76,10 @@ class Task(ABC):
     def metric_terms(self, output: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, int]:
         """(numerator, denominator) of the metric over a batch; sums over batches are finalised."""
         return (output.argmax(dim=1) == target).sum(), len(target)
+
+    def extra_metric_terms(self, output: torch.Tensor, target: torch.Tensor) -> list[tuple[torch.Tensor, int]]:
+        """(numerator, denominator) of each of ``extra_metrics`` over a test batch, finalised like the headline's."""
+        return []
 
     def finalize_metric(self, numerator: float, denominator: float) -> float:
         return numerator / denominator if denominator else math.nan

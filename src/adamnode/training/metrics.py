@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from torch import nn
@@ -16,10 +16,11 @@ from ..files import write_text
 METRICS_FILE = "metrics.csv"
 
 
-def metric_columns(metric: str) -> list[str]:
-    """The ``metrics.csv`` header of a task whose headline metric is called ``metric``."""
+def metric_columns(metric: str, extra: tuple[str, ...] = ()) -> list[str]:
+    """The ``metrics.csv`` header of a task with headline metric ``metric`` and further test metrics ``extra``."""
     return ["epoch", "steps", "train_loss", f"train_{metric}", "test_loss", f"test_{metric}",
-            "nfe_forward", "nfe_backward", "test_nfe_forward", "seconds", "test_seconds", "lr", "penalty"]
+            *(f"test_{name}" for name in extra), "nfe_forward", "nfe_backward", "test_nfe_forward", "seconds",
+            "test_seconds", "lr", "penalty"]
 
 
 def ode_blocks(model: nn.Module) -> list[ODEBlock]:
@@ -64,6 +65,8 @@ class Totals:
     seconds: float = 0.0
     # Sum over the batches of the solve penalties added to the loss (kept out of ``loss_sum``).
     penalty_sum: float = 0.0
+    # Numerator and denominator of each of the task's extra metrics, in turn (test evaluations only).
+    extra_sums: list[float] = field(default_factory=list)
 
     def add(self, batch_size: int, loss: float, numerator: float, denominator: float,
             nfe_forward: float, nfe_backward: float) -> None:

@@ -124,6 +124,7 @@ def _train(config: TrainConfig, task: Task, run_dir: Path, device: torch.device,
 
 def run_description(trainer: Trainer, device) -> dict:
     return {"settings": trainer.config.settings(), "metric": trainer.task.metric,
+            "extra_metrics": list(trainer.task.extra_metrics),
             "metric_goal": trainer.task.metric_goal, "parameters": trainer.parameters,
             "device": describe_device(device), "processes": world_size(), "versions": versions(),
             "written": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}

@@ -59,7 +59,7 @@ class Trainer:
             self.optimizer, step_size=config.lr_decay_every or 1, gamma=config.lr_decay)
         self.batch_generator = torch.Generator().manual_seed(config.seed)
         self.counter = EvaluationCounter(self.model)
-        self.columns = metric_columns(task.metric)
+        self.columns = metric_columns(task.metric, task.extra_metrics)
         self.history: list[dict] = []
         self.epoch = 0
         self.step_in_epoch = 0
@@ -194,6 +194,8 @@ class Trainer:
             f"train_{metric}": self.task.finalize_metric(train.metric_numerator, train.metric_denominator),
             "test_loss": test.mean_loss,
             f"test_{metric}": self.task.finalize_metric(test.metric_numerator, test.metric_denominator),
+            **{f"test_{name}": self.task.finalize_metric(*test.extra_sums[2 * i:2 * i + 2])
+               for i, name in enumerate(self.task.extra_metrics)},
             "nfe_forward": train.per_step(train.nfe_forward), "nfe_backward": train.per_step(train.nfe_backward),
             "test_nfe_forward": test.per_step(test.nfe_forward),
             "seconds": train.seconds, "test_seconds": test.seconds,
@@ -215,6 +217,7 @@ class Trainer:
         self.model.eval()
         self.evaluating = True
         totals, start, failure = Totals(), time.perf_counter(), None
+        extra = [0.0] * (2 * len(self.task.extra_metrics))
         self.counter.since_last()
         try:
             for begin in stripe(range(0, len(split), self.config.batch_size)):
@@ -225,13 +228,15 @@ class Trainer:
                 nfe_forward, _ = self.counter.since_last()
                 totals.add(len(targets), float(self.task.loss(output, targets)), float(numerator),
                            float(denominator), nfe_forward, 0)
+                terms = self.task.extra_metric_terms(output, targets)
+                extra = [total + float(term) for total, term in zip(extra, (t for pair in terms for t in pair))]
         except SolverError as error:
             failure = error
         sums = all_sum([totals.samples, totals.steps, totals.loss_sum, totals.metric_numerator,
-                        totals.metric_denominator, totals.nfe_forward, int(failure is not None)], self.device)
+                        totals.metric_denominator, totals.nfe_forward, *extra, int(failure is not None)], self.device)
         if sums[-1]:
             raise shared_failure(failure)
-        totals = Totals(int(sums[0]), int(sums[1]), *sums[2:-1])
+        totals = Totals(int(sums[0]), int(sums[1]), *sums[2:6], extra_sums=list(sums[6:-1]))
         totals.seconds = time.perf_counter() - start
         self.model.train()
         self.evaluating = False
