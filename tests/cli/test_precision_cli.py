@@ -59,3 +59,28 @@ def test_bad_input_is_one_line(capsys, tmp_path, argv, words):
     lines = capsys.readouterr().err.strip().splitlines()
     assert stop.value.code == 2 and len(lines) == 1 and words in lines[0], lines
     assert not (tmp_path / "never").exists()
+
+
+def test_a_folder_adamnode_did_not_write_is_refused_before_any_work_and_left_alone(tmp_path, capsys):
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "precision.csv").write_text("the user's own table\n")
+    with pytest.raises(SystemExit) as stop:
+        main(["precision", *TINY_STUDY, "--out", str(theirs)])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert stop.value.code == 2 and len(lines) == 1 and "already exists" in lines[0] and "--resume" not in lines[0]
+    with pytest.raises(SystemExit):
+        main(["precision", *TINY_STUDY, "--out", str(theirs), "--overwrite"])
+    assert "adamnode did not write it" in capsys.readouterr().err
+    assert sorted(p.name for p in theirs.iterdir()) == ["precision.csv"]
+    assert (theirs / "precision.csv").read_text() == "the user's own table\n"
+
+
+def test_overwrite_replaces_only_the_studys_own_files(tmp_path):
+    out = tmp_path / "study"
+    assert adamnode("precision", *TINY_STUDY, "--out", str(out)).returncode == 0
+    (out / "notes.txt").write_text("mine\n")
+    again = adamnode("precision", *TINY_STUDY, "--out", str(out))
+    assert again.returncode == 2 and "--overwrite" in one_line_error(again)
+    assert adamnode("precision", *TINY_STUDY, "--out", str(out), "--overwrite").returncode == 0
+    assert (out / "notes.txt").read_text() == "mine\n" and all((out / name).is_file() for name in FILES)

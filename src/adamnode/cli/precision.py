@@ -11,11 +11,12 @@ import torch
 
 from ..experiments.precision import CHECK_TOL, OPTIONAL_PATHS, PATHS, REFERENCE_TOL, check_available, variants
 from ..experiments.precision_study import fixed_batches, pretrain, run_study
-from ..reports.precision import write_precision
+from ..reports.precision import PRECISION_FILES, write_precision
 from ..tasks import DEFAULT_TASK, get_task
 from ..training.checkpoint import CHECKPOINT_FILE, load_checkpoint
 from ..training.config import config_from_settings, resolve_config
 from ..training.errors import ConfigError
+from ..training.folders import check_output, replace_output, writing
 from ..files import read_json
 from ..training.run import COMPARISON_FILE, CONFIG_FILE
 from ..training.runtime import describe_device, resolve_device
@@ -45,6 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--threads", type=int, metavar="N", default=None, help="CPU threads (default: the task's setting)")
     add("--data-dir", metavar="DIR", default=None, help="folder with the task's data files")
     add("--out", metavar="DIR", default=None, help="output folder (default runs/precision-<task>)")
+    add("--overwrite", action="store_true",
+        help="replace the study in --out (only the files adamnode wrote there are removed)")
     add("--from", dest="source", metavar="RUN_DIR", default=None,
         help="a run or compare folder of the same task: measure its trained weights")
     add("--pretrain-steps", type=int, metavar="N", default=DEFAULTS["pretrain_steps"],
@@ -66,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
     models = _names(args.models, tuple(saved) if saved else task.models, "model")
     paths = _names(args.paths, PATHS + OPTIONAL_PATHS, "path")
     check_available(paths)
+    out = Path(args.out or Path("runs") / f"precision-{task.name}")
+    check_output(out, args.overwrite, resumable=False)  # before the study: a refusal costs nothing
     chosen = variants(paths, _positive_list(args.tols, float, "--tols"), _positive_list(args.fixed_steps, int, "--fixed-steps"))
     for name in ("batches", "repeats", "reference_tol", "check_tol"):
         if not getattr(args, name) > 0:
@@ -112,8 +117,11 @@ def run(args: argparse.Namespace) -> int:
                           f"{args.pretrain_steps} steps of default training (lr {config.lr:g}, tol {config.tol:g})",
                           "device": describe_device(device), "torch": torch.__version__,
                           "study_seconds": round(time.perf_counter() - start, 1)}
-    out = Path(args.out or Path("runs") / f"precision-{task.name}")
-    print(write_precision(record, out), end="")
+    with writing(out, create=True) as created:
+        check_output(out, args.overwrite, resumable=False)  # again, now that we hold the folder
+        replace_output(out, PRECISION_FILES, created=created)
+        page = write_precision(record, out)
+    print(page, end="")
     print(f"\nprecision.csv, precision.md and the work-precision PNGs are in {out}")
     return 0
 

@@ -18,6 +18,8 @@ from .precision_plots import plot_work_precision
 RECORD, TABLE_CSV, TABLE_MD = "precision.json", "precision.csv", "precision.md"
 FIGURES = {"precision_grad_vs_nfe.png": ("nfe", "NFE-F + NFE-B per training step"),
            "precision_grad_vs_time.png": ("ms_per_step", "ms per training step (median)")}
+#: Every file a precision folder gets (its manifest records them before they are written).
+PRECISION_FILES = (RECORD, TABLE_CSV, TABLE_MD, *FIGURES)
 COLUMNS = ("model", "path", "tol", "steps", "nfe_forward", "nfe_backward", "ms_per_step", "peak_memory_mb",
            "output_error", "loss_error", "grad_error", "grad_cosine", "field_grad_error", "field_grad_cosine", "status")
 #: Gradient errors at which the cost table asks what reaching them takes.

@@ -100,8 +100,8 @@ def record(folder: Path, files: Iterable[str] = (), folders: Iterable[str] = (),
 
 # --- replacing a folder's content ----------------------------------------------------------------
 
-def check_output(path: Path, overwrite: bool) -> None:
-    """Refuse ``path`` as a new run or comparison folder unless it is free or ours to replace.
+def check_output(path: Path, overwrite: bool, resumable: bool = True) -> None:
+    """Refuse ``path`` as a new output folder unless it is free or ours to replace.
 
     Reads only: nothing is created, locked or removed here.
     """
@@ -113,8 +113,9 @@ def check_output(path: Path, overwrite: bool) -> None:
     if not path.is_dir() or not _holds_anything(path):
         return
     if not overwrite:
-        raise ConfigError(f"output folder {path} already exists; continue it with --resume {path}, "
-                          f"replace it with --overwrite, or choose another --out")
+        resume = f"continue it with --resume {path}, " if resumable else ""
+        raise ConfigError(f"output folder {path} already exists; {resume}replace it with --overwrite, "
+                          f"or choose another --out")
     if read_manifest(path) is None:
         raise ConfigError(f"refusing to --overwrite {path}: adamnode did not write it (it holds no {MANIFEST_FILE} "
                           "record of adamnode's files), so nothing in it is adamnode's to delete; choose another --out")
