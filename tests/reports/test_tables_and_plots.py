@@ -17,9 +17,10 @@ from adamnode.training.metrics import metric_columns, write_metrics
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def write_run(folder, model, seed, losses, seconds, status="complete", nfe=(20.0, 30.0)):
+def write_run(folder, model, seed, losses, seconds, status="complete", nfe=(20.0, 30.0), **settings):
     folder.mkdir(parents=True)
-    write_json(folder / "config.json", {"settings": {"task": "spheres", "model": model, "seed": seed, "epochs": 2},
+    write_json(folder / "config.json", {"settings": {"task": "spheres", "model": model, "seed": seed, "epochs": 2,
+                                                     **settings},
                                         "metric": "accuracy", "parameters": 100 + len(model)})
     rows = [{"epoch": epoch, "steps": 4, "train_loss": loss, "train_accuracy": 0.5, "test_loss": loss,
              "test_accuracy": 0.75, "nfe_forward": nfe[0], "nfe_backward": nfe[1], "test_nfe_forward": nfe[0],
@@ -68,6 +69,16 @@ def test_render_writes_tables_and_png_plots(comparison):
         assert (comparison / name).read_bytes().startswith(PNG_SIGNATURE)
         assert f"]({name})" in (comparison / "results.md").read_text()
     assert (comparison / "results.csv").read_text().startswith("model,parameters,runs,complete")
+
+
+def test_the_page_states_the_solver_settings_and_only_the_regularisers_that_are_on(tmp_path):
+    write_run(tmp_path / "a-seed0", "a", 0, [1.0], [1.0], method="rk4", step_size=0.25, warm_start=False,
+              solver_max_steps=500, kinetic=0.0, jacobian=0.01, steer=0.0)
+    render(tmp_path)
+    settings = next(line for line in (tmp_path / "results.md").read_text().splitlines() if line.startswith("Settings:"))
+    for shown in ("method=rk4", "step_size=0.25", "warm_start=False", "solver_max_steps=500", "jacobian=0.01"):
+        assert shown in settings
+    assert "kinetic" not in settings and "steer" not in settings
 
 
 def test_report_command_renders_a_single_run(tmp_path, capsys):

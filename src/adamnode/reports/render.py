@@ -56,9 +56,12 @@ def draw_plots(records: list[RunRecord], folder: Path, metric: str, extra: tuple
 def _markdown_page(records: list[RunRecord], table: str, plots: list[str]) -> str:
     settings = records[0].settings
     seeds = sorted({record.seed for record in records})
-    shown = ("task", "preset", "epochs", "batch_size", "lr", "tol", "method", "adjoint", "seminorm", "warm_start",
-             "max_steps", "train_subset", "grad_clip")
-    described = ", ".join(f"{key}={settings[key]}" for key in shown if settings.get(key) is not None)
+    shown = ("task", "preset", "epochs", "batch_size", "lr", "tol", "method", "step_size", "adjoint", "seminorm",
+             "warm_start", "max_steps", "solver_max_steps", "train_subset", "test_subset", "grad_clip")
+    # The regularisers only where they are on: a table of unregularised runs should not list three zeros.
+    regularisers = ("kinetic", "jacobian", "steer")
+    described = ", ".join([f"{key}={settings[key]}" for key in shown if settings.get(key) is not None]
+                          + [f"{key}={settings[key]}" for key in regularisers if settings.get(key)])
     lines = [f"# {settings['task']}: {len(records)} run(s), seeds {', '.join(map(str, seeds))}", "",
              f"Settings: {described}.", "",
              "Final epoch of each run; mean ± sample standard deviation over seeds. NFE-F and NFE-B: vector-field "
