@@ -1,0 +1,79 @@
+"""The claims' verdict table from one or more MNIST comparison folders (their complete runs only).
+
+    python docs/results/claims/collect.py runs/mnist-a runs/mnist-b > docs/results/claims/verdict.md
+
+C1 "AdamNODE reaches the lowest training loss": each model's final training loss (the mean over
+its last epoch's batches), mean and sample standard deviation over seeds, and a 95 % percentile
+bootstrap interval of AdamNODE's mean minus the best other model's. C2 "fewer evaluations":
+NFE-F and NFE-B per training batch, the same way. A verdict needs at least 3 seeds a model;
+fewer are tabulated and called "not established".
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from collections import defaultdict
+
+from adamnode.reports import find_runs
+from adamnode.reports.bootstrap import bootstrap_difference
+
+MIN_SEEDS = 3
+#: (metrics.csv column, header, digits); "test_metric" stands for the task's test metric.
+COLUMNS = (("train_loss", "train loss", 4), ("test_metric", "test metric", 4), ("nfe_forward", "NFE-F", 1),
+           ("nfe_backward", "NFE-B", 1))
+
+
+def main(folders: list[str]) -> None:
+    values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    seeds: dict[str, list[int]] = defaultdict(list)
+    for folder in folders:
+        for record in find_runs(folder):
+            if not record.complete:
+                continue
+            last = record.history[-1]
+            seeds[record.model].append(record.seed)
+            for key, _, _ in COLUMNS:
+                column = f"test_{record.metric}" if key == "test_metric" else key
+                values[record.model][key].append(float(last[column]))
+    if not values:
+        print("No complete runs yet.")
+        return
+    print("| model | seeds | " + " | ".join(label for _, label, _ in COLUMNS) + " |")
+    print("|---" * (2 + len(COLUMNS)) + "|")
+    for model, columns in values.items():
+        cells = []
+        for key, _, digits in COLUMNS:
+            data = columns[key]
+            spread = f" ± {statistics.stdev(data):.{digits}f}" if len(data) > 1 else ""
+            cells.append(f"{statistics.fmean(data):.{digits}f}{spread}")
+        print(f"| {model} | {', '.join(map(str, sorted(seeds[model])))} | " + " | ".join(cells) + " |")
+    print()
+    for key, label, claim in (("train_loss", "training loss", "C1"), ("nfe_forward", "NFE-F", "C2"),
+                              ("nfe_backward", "NFE-B", "C2")):
+        verdict(values, key, label, claim)
+
+
+def verdict(values, key: str, label: str, claim: str) -> None:
+    if "adamnode" not in values or len(values) < 2:
+        print(f"{claim} ({label}): not established: AdamNODE and at least one other model need complete runs.")
+        return
+    others = {model: columns[key] for model, columns in values.items() if model != "adamnode"}
+    best = min(others, key=lambda model: statistics.fmean(others[model]))
+    ours = values["adamnode"][key]
+    low, high = bootstrap_difference(ours, others[best])
+    counted = min(len(ours), len(others[best]))
+    # The claims say AdamNODE's value is the lowest: an interval below 0 supports them, above 0 refutes them.
+    if counted < MIN_SEEDS:
+        outcome = f"not established ({counted} seed(s) each, {MIN_SEEDS} needed)"
+    elif high < 0:
+        outcome = "holds (AdamNODE lower)"
+    elif low > 0:
+        outcome = "refuted (AdamNODE higher)"
+    else:
+        outcome = "not established (the interval contains 0)"
+    print(f"{claim} ({label}): AdamNODE {statistics.fmean(ours):.4g} against the best other model, {best}, "
+          f"{statistics.fmean(others[best]):.4g}; difference 95 % interval [{low:.3g}, {high:.3g}]: {outcome}")
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
