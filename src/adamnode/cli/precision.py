@@ -71,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     check_available(paths)
     out = Path(args.out or Path("runs") / f"precision-{task.name}")
     check_output(out, args.overwrite, resumable=False)  # before the study: a refusal costs nothing
-    chosen = variants(paths, _positive_list(args.tols, float, "--tols"), _positive_list(args.fixed_steps, int, "--fixed-steps"))
+    chosen = variants(paths, _positive_list(args.tols, float, "--tols"),
+                      _positive_list(args.fixed_steps, int, "--fixed-steps"))
     for name in ("batches", "repeats", "reference_tol", "check_tol"):
         if not getattr(args, name) > 0:
             raise ConfigError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")

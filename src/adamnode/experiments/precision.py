@@ -72,7 +72,7 @@ class Variant:
         return f"{self.steps} steps" if self.path == "fixed" else f"tol {self.tol:.0e}"
 
     def options(self) -> SolverOptions:
-        """The block's options (the external paths solve outside the block; their models are built with ``default``'s)."""
+        """The block's options (external paths solve outside the block, on a model built with ``default``'s)."""
         if self.path == "fixed":
             return SolverOptions(method="rk4", step_size=1.0 / self.steps, adjoint=False, seminorm=False)
         changes = {"warm": {"warm_start": True}, "direct": {"adjoint": False}}.get(self.path, {})

@@ -51,8 +51,9 @@ class ODEBlock(nn.Module):
     of larger first steps ~40-fold there, and a remembered step accepted when training began is
     accepted again long after it stopped being accurate (spheres: outputs 20x less accurate than
     cold at tol 1e-3; docs/results/benchmarks/warm_accuracy.md). The first accepted step is kept,
-    not the controller's proposal after it: proposals ratchet the start up tenfold per solve. A warm solve that fails for any reason but running out of steps is redone once
-    from torchdiffeq's cautious guess, by the block itself: a forward solve at once, an adjoint solve
+    not the controller's proposal after it: proposals ratchet the start up tenfold per solve. A
+    warm solve that fails for any reason but running out of steps is redone once from
+    torchdiffeq's cautious guess, by the block itself: a forward solve at once, an adjoint solve
     inside ``backward()`` (the forward solve is repeated from the same start to rebuild what the
     adjoint needs; the failed attempt's evaluations are counted). The size that failed is forgotten.
     Eval mode never warm-starts, so its outputs depend on the input alone.
