@@ -128,6 +128,8 @@ def test_two_ranks_give_the_single_process_gradients_metrics_and_nfe(tmp_path):
         assert record["test_loss"] == pytest.approx(expected["test_loss"], rel=1e-12)
         evaluation = {key: value for key, value in ranked["evaluation"].items() if key != "seconds"}
         expected_evaluation = {key: value for key, value in single["evaluation"].items() if key != "seconds"}
+        # pytest.approx takes flat mappings only: the task's extra metric sums (a list) on their own.
+        assert evaluation.pop("extra_sums") == pytest.approx(expected_evaluation.pop("extra_sums"), rel=1e-12)
         assert evaluation == pytest.approx(expected_evaluation, rel=1e-12)
         assert evaluation["nfe_forward"] == expected_evaluation["nfe_forward"]
         nan_message, solver_reason = ranked["faults"]
