@@ -221,3 +221,19 @@ def test_variants_cover_every_path_and_refuse_a_wrong_setting():
         Variant("fast", tol=1e-3)
     with pytest.raises(ValueError, match="takes steps"):
         Variant("fixed", tol=1e-3)
+
+
+def test_a_path_whose_solve_fails_is_a_row_not_the_end_of_the_study(setup):
+    """Plain torchdiffeq fails with assertions ("underflow in dt"); the block with a SolverError: both are rows."""
+    from types import SimpleNamespace
+
+    from adamnode.experiments.precision_study import run_study
+
+    state, batches = setup
+    broken = dict(state, **{"block.field.f.weight": torch.full((D, D), float("nan"))})
+    record = run_study(SimpleNamespace(loss=loss_fn), {"good": state, "broken": broken},
+                       lambda name, options: build(options), [Variant("reference", tol=1e-3), Variant("default", tol=1e-3)],
+                       batches, repeats=1, reference_tol=1e-8, check_tol=1e-9, log=lambda line: None)
+    rows = {(row["model"], row["path"]): row["status"] for row in record["rows"]}
+    assert rows[("good", "reference")] == "ok" and rows[("good", "default")] == "ok"
+    assert rows[("broken", "reference")].startswith("failed: ") and rows[("broken", "default")].startswith("failed: ")
