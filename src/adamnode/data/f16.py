@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import torch
 
-from .store import DataError, existing_data_dir, file_identity
+from .store import DataError, csv_data_lines, existing_data_dir, file_identity
 
 SUBDIR = "f16"
 FILE_NAME = "F16Data_FullMSine_Level1.csv"
@@ -66,23 +66,8 @@ def f16_path(root: Path) -> Path:
 
 def parse_f16(content: bytes, path: Path) -> F16Record:
     """Parse and check the file's bytes; ``path`` only names the file in error messages."""
-    try:
-        text = content.decode("ascii")
-    except UnicodeDecodeError as error:
-        raise DataError(f"{path} is not a text CSV (byte {error.start} is not ASCII); "
-                        f"it is not {FILE_NAME}, replace it with the official file") from None
-    lines = text.splitlines()
-    while lines and not lines[-1].strip():
-        lines.pop()
-    if not lines or lines[0].strip() != HEADER:
-        found = lines[0][:60] if lines else "an empty file"
-        raise DataError(f"{path} line 1: expected the header {HEADER}, found {found!r}; "
-                        f"this is not {FILE_NAME}, replace it with the official file")
-    rows = len(lines) - 1
-    if rows != ROWS:
-        problem = "truncated" if rows < ROWS else "longer than the official file"
-        raise DataError(f"{path} is {problem}: {rows} data rows, expected {ROWS}; replace it with the official file")
-    values = [_parse_row(line, number, path) for number, line in enumerate(lines[1:], start=2)]
+    lines = csv_data_lines(content, path, FILE_NAME, HEADER, ROWS, "replace it with the official file")
+    values = [_parse_row(line, number, path) for number, line in enumerate(lines, start=2)]
     if len(content) != SIZE_BYTES:
         raise DataError(f"{path} has {len(content):,} bytes, the official file {SIZE_BYTES:,}: it parses but was "
                         "edited or re-saved; replace it with the official file")

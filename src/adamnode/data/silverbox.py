@@ -21,7 +21,7 @@ from typing import NamedTuple
 import torch
 
 from ..files import atomic_write
-from .store import DataError, existing_data_dir, verify_bytes
+from .store import DataError, csv_data_lines, existing_data_dir, file_identity, verify_bytes
 
 SUBDIR = "silverbox"
 FILE_NAME = "SNLS80mV.csv"
@@ -63,8 +63,7 @@ def read_silverbox(data_dir: str | os.PathLike | None = None, download_missing: 
             )
         path = root / SUBDIR / FILE_NAME
         fetch(path)
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    key = file_identity(path)
     if key not in _CACHE:
         _CACHE[key] = parse_silverbox(_read_bytes(path), path)
     return _CACHE[key]
@@ -78,25 +77,9 @@ def silverbox_path(root: Path) -> Path:
 
 def parse_silverbox(content: bytes, path: Path) -> Silverbox:
     """Parse and verify the file's bytes; ``path`` only names the file in error messages."""
-    try:
-        text = content.decode("ascii")
-    except UnicodeDecodeError as error:
-        raise DataError(f"{path} is not a text CSV (byte {error.start} is not ASCII); "
-                        f"it is not {FILE_NAME}, replace it with the official file") from None
-    lines = text.splitlines()
-    while lines and not lines[-1].strip():
-        lines.pop()
-    if not lines or lines[0].strip() != HEADER:
-        found = lines[0][:40] if lines else "an empty file"
-        raise DataError(f"{path} line 1: expected the header {HEADER}, found {found!r}; "
-                        f"this is not {FILE_NAME}, replace it with the official file")
-    rows = len(lines) - 1
-    if rows != SAMPLES:
-        problem = "truncated" if rows < SAMPLES else "longer than the official file"
-        raise DataError(f"{path} is {problem}: {rows} data rows, expected {SAMPLES}; "
-                        "delete it and fetch it again")
+    lines = csv_data_lines(content, path, FILE_NAME, HEADER, SAMPLES, "delete it and fetch it again", excerpt=40)
     v1, v2 = [], []
-    for number, line in enumerate(lines[1:], start=2):
+    for number, line in enumerate(lines, start=2):
         first, second = _parse_row(line, number, path)
         v1.append(first)
         v2.append(second)

@@ -55,6 +55,30 @@ def file_identity(path: Path) -> tuple[str, int, int]:
     return str(path.resolve()), stat.st_size, stat.st_mtime_ns
 
 
+def csv_data_lines(content: bytes, path: Path, file_name: str, header: str, rows: int, remedy: str,
+                   excerpt: int = 60) -> list[str]:
+    """The data lines of an official ASCII CSV: the header and the row count checked, blank tail lines dropped.
+
+    ``path`` names the file in messages; ``remedy`` ends the wrong-row-count message.
+    """
+    try:
+        text = content.decode("ascii")
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path} is not a text CSV (byte {error.start} is not ASCII); "
+                        f"it is not {file_name}, replace it with the official file") from None
+    lines = text.splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if not lines or lines[0].strip() != header:
+        found = lines[0][:excerpt] if lines else "an empty file"
+        raise DataError(f"{path} line 1: expected the header {header}, found {found!r}; "
+                        f"this is not {file_name}, replace it with the official file")
+    if len(lines) - 1 != rows:
+        problem = "truncated" if len(lines) - 1 < rows else "longer than the official file"
+        raise DataError(f"{path} is {problem}: {len(lines) - 1} data rows, expected {rows}; {remedy}")
+    return lines[1:]
+
+
 def file_digest(path: Path, algorithm: str, opener=open, limit: int | None = None) -> str:
     """Hex digest of the file's content as ``opener`` yields it (``gzip.open`` hashes uncompressed).
 
