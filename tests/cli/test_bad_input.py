@@ -48,6 +48,8 @@ def test_invalid_values_name_the_option_and_the_fix(capsys):
     assert status == 2 and "--step-size" in line
     status, line = fails(capsys, "train", "--model", "node", "--lr-decay", "0.5")
     assert status == 2 and "--lr-decay-every" in line
+    status, line = fails(capsys, "train", "--model", "node", "--checkpoint-minutes", "0")
+    assert status == 2 and "--checkpoint-minutes must be positive" in line
 
 
 def test_existing_output_folder_is_refused_unless_overwrite_on_an_adamnode_folder(capsys, tmp_path):

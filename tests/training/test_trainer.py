@@ -33,7 +33,7 @@ def without_timing(rows: list[dict]) -> list[dict]:
     return [{key: value for key, value in row.items() if "seconds" not in key} for row in rows]
 
 
-def train_with_ctrl_c_after_three_steps_then_resume(run_dir, monkeypatch):
+def train_with_ctrl_c_after_three_steps_then_resume(run_dir, monkeypatch, stop_signal=signal.SIGINT):
     update = Trainer._update
     calls = []
 
@@ -41,7 +41,7 @@ def train_with_ctrl_c_after_three_steps_then_resume(run_dir, monkeypatch):
         update(self, loss)
         calls.append(1)
         if len(calls) == 3:
-            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), stop_signal)
 
     with monkeypatch.context() as patch:
         patch.setattr(Trainer, "_update", update_then_ctrl_c)
@@ -53,15 +53,51 @@ def train_with_ctrl_c_after_three_steps_then_resume(run_dir, monkeypatch):
     train_run(resumed, run_dir, resume_state=state, show_progress=False, log=None)
 
 
-def test_ctrl_c_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path, monkeypatch):
-    train_run(config(), tmp_path / "whole", show_progress=False, log=None)
-    train_with_ctrl_c_after_three_steps_then_resume(tmp_path / "split", monkeypatch)
-    whole = read_metrics(tmp_path / "whole" / "metrics.csv")
-    split = read_metrics(tmp_path / "split" / "metrics.csv")
-    assert len(whole) == 2 and without_timing(split) == without_timing(whole)
-    whole_weights = load_checkpoint(tmp_path / "whole" / "checkpoint.pt")["model"]
-    split_weights = load_checkpoint(tmp_path / "split" / "checkpoint.pt")["model"]
+def assert_same_run(whole, split):
+    assert len(read_metrics(whole / "metrics.csv")) == 2
+    assert without_timing(read_metrics(split / "metrics.csv")) == without_timing(read_metrics(whole / "metrics.csv"))
+    whole_weights = load_checkpoint(whole / "checkpoint.pt")["model"]
+    split_weights = load_checkpoint(split / "checkpoint.pt")["model"]
     assert all(torch.equal(whole_weights[key], split_weights[key]) for key in whole_weights)
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_stop_signal_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path, monkeypatch, stop_signal):
+    train_run(config(), tmp_path / "whole", show_progress=False, log=None)
+    train_with_ctrl_c_after_three_steps_then_resume(tmp_path / "split", monkeypatch, stop_signal)
+    assert_same_run(tmp_path / "whole", tmp_path / "split")
+
+
+class Killed(BaseException):
+    """What a kill -9 leaves: the process gone mid-step, none of the run's handlers run."""
+
+
+def kill_in_step_four(run_dir, monkeypatch, **changes):
+    update, calls = Trainer._update, []
+
+    def update_then_die(self, loss):
+        calls.append(1)
+        if len(calls) == 4:
+            raise Killed
+        update(self, loss)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Trainer, "_update", update_then_die)
+        with pytest.raises(Killed):
+            train_run(config(**changes), run_dir, show_progress=False, log=None)
+    state = load_checkpoint(run_dir / "checkpoint.pt")
+    return state["epoch"], state["step_in_epoch"]
+
+
+def test_a_run_killed_mid_epoch_resumes_from_its_timed_checkpoint(tmp_path, monkeypatch):
+    # A tiny interval makes every step's checkpoint due; the default's ten minutes make none due here.
+    assert kill_in_step_four(tmp_path / "default", monkeypatch) == (0, 0)
+    assert kill_in_step_four(tmp_path / "split", monkeypatch, checkpoint_minutes=1e-9) == (0, 3)
+    resumed, state = resumed_config(tmp_path / "split", {"checkpoint_minutes": 10.0})
+    assert resumed.checkpoint_minutes == 10.0
+    train_run(resumed, tmp_path / "split", resume_state=state, show_progress=False, log=None)
+    train_run(config(), tmp_path / "whole", show_progress=False, log=None)
+    assert_same_run(tmp_path / "whole", tmp_path / "split")
 
 
 def test_resume_continues_the_global_random_streams(tmp_path, monkeypatch):

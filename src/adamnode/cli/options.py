@@ -45,6 +45,8 @@ _HELP = {
     "lr_decay": "multiply the learning rate by this factor every --lr-decay-every steps",
     "lr_decay_every": "steps between learning-rate decays",
     "log_every": "every N training steps append a row (loss, NFE, seconds over those steps) to steps.csv",
+    "checkpoint_minutes": "also write checkpoint.pt inside an epoch once this many minutes passed since the last "
+                          "(a kill -9 loses at most that much training; changeable on --resume)",
     "model_options": "a constructor option of the vector field, e.g. beta1=0.5 or learn_betas=false (repeatable; "
                      "config file: a [model_options] table); in compare it applies to every model that takes it",
 }

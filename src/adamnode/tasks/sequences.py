@@ -83,9 +83,9 @@ class SequenceTask(Task):
         return merged
 
 
-def random_subset(count: int, size: int | None, what: str, task: str) -> torch.Tensor:
+def random_subset(count: int, size: int | None, what: str, task: str, seed: int = SUBSET_SEED) -> torch.Tensor:
     """Indices of a fixed random subset of ``size`` of ``count`` items (all of them for ``None``/0)."""
-    order = torch.randperm(count, generator=torch.Generator().manual_seed(SUBSET_SEED))
+    order = torch.randperm(count, generator=torch.Generator().manual_seed(seed))
     return order[:_checked_size(size, count, what, task)]
 
 
@@ -99,5 +99,5 @@ def _checked_size(size: int | None, total: int, what: str, task: str) -> int:
         return total
     if size > total:
         raise ValueError(f"{what} {size} is more than the {total} {task} windows available; choose at most {total} "
-                         "(or a smaller window or stride)")
+                         "(or shorter windows or a smaller stride)")
     return size

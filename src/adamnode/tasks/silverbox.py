@@ -50,6 +50,7 @@ from ..nets.driven import DrivenNet, DrivenSequenceModel, PastEncoder
 from ..nets.sizing import count_built, matched_width
 from ..solve import ODEBlock, SolverOptions
 from .base import Split, Task
+from .sequences import random_subset, spread_subset
 
 TRAIN_SAMPLES = (0, 40_400)
 TEST_SAMPLES = (40_650, 127_400)
@@ -83,8 +84,10 @@ class SilverboxTask(Task):
         window = settings["past"] + settings["horizon"]
         train_starts = torch.arange(TRAIN_SAMPLES[0], TRAIN_SAMPLES[1] - window + 1, settings["stride"])
         test_starts = torch.arange(TEST_SAMPLES[0], TEST_SAMPLES[1] - window + 1, window)
-        train_starts = _random_subset(train_starts, settings.get("train_subset"))
-        test_starts = _spread_subset(test_starts, settings.get("test_subset"))
+        train_starts = train_starts[random_subset(len(train_starts), settings.get("train_subset"), "train_subset",
+                                                  "Silverbox", seed=SUBSET_SEED)]
+        test_starts = test_starts[spread_subset(len(test_starts), settings.get("test_subset"), "test_subset",
+                                                "Silverbox")]
         return (_windows(u, y, train_starts, settings).to(device), _windows(u, y, test_starts, settings).to(device))
 
     def build_model(self, model: str, solver: SolverOptions, settings: dict[str, Any]) -> nn.Module:
@@ -135,25 +138,6 @@ def _windows(u: torch.Tensor, y: torch.Tensor, starts: torch.Tensor, settings: d
     # The future outputs are what the model must predict: zero them so no code path can read them.
     inputs[:, past:, 1] = 0.0
     return Split(inputs, y[index[:, past:]].float())
-
-
-def _random_subset(starts: torch.Tensor, size: int | None) -> torch.Tensor:
-    order = torch.randperm(len(starts), generator=torch.Generator().manual_seed(SUBSET_SEED))
-    return starts[order[:_checked_size(size, len(starts), "train_subset")]]
-
-
-def _spread_subset(starts: torch.Tensor, size: int | None) -> torch.Tensor:
-    count = _checked_size(size, len(starts), "test_subset")
-    return starts[torch.linspace(0, len(starts) - 1, count).round().long()]
-
-
-def _checked_size(size: int | None, total: int, what: str) -> int:
-    if not size:
-        return total
-    if size > total:
-        raise ValueError(f"{what} {size} is more than the {total} Silverbox windows available; "
-                         f"choose at most {total} (or a shorter past/horizon/stride)")
-    return size
 
 
 def _settings(task: Task, settings: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from .config import TrainConfig, config_from_settings
 from .distributed import barrier
 from .errors import ConfigError, Interrupted, RunError
 from .folders import check_output, child, folder_lock, replace_output
-from .run import COMPARISON_FILE, SUMMARY_FILE, resumed_config, train_run, with_resume_changes
+from .run import COMPARISON_FILE, RESUMABLE_CHANGES, SUMMARY_FILE, resumed_config, train_run, with_resume_changes
 
 #: Outcomes a resumed comparison keeps instead of running again: retrying would fail the same way.
 FINAL_FAILURES = ("diverged", "solver_failed")
@@ -146,7 +146,7 @@ def _train_or_resume(config: TrainConfig, run_dir: Path, resume: bool) -> dict:
     if summary and summary["status"] in FINAL_FAILURES:
         raise RunError(f"kept from the earlier attempt: {summary['status']} ({summary['error']})")
     if resume and (run_dir / CHECKPOINT_FILE).is_file():
-        changes = {"epochs": config.epochs, "device": config.device}
+        changes = {key: getattr(config, key) for key in RESUMABLE_CHANGES}
         with folder_lock(run_dir):
             resumed, state = resumed_config(run_dir, changes)
             return train_run(resumed, run_dir, resume_state=state, log=None)

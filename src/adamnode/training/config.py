@@ -71,6 +71,7 @@ class TrainConfig:
     lr_decay: float = 1.0
     lr_decay_every: int | None = None
     log_every: int | None = None
+    checkpoint_minutes: float = 10.0
     model_options: dict = field(default_factory=dict)
     task_options: dict[str, Any] = field(default_factory=dict)
     solver: SolverOptions = field(init=False, repr=False, compare=False)
@@ -248,7 +249,7 @@ _TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a finite number
                dict: "a table of KEY = VALUE"}
 # The solver settings (tol, step_size, solver_max_steps) are checked once, by SolverOptions.
 _POSITIVE = ("epochs", "batch_size", "lr", "threads", "train_subset", "test_subset", "max_steps", "grad_clip",
-             "lr_decay_every", "log_every")
+             "lr_decay_every", "log_every", "checkpoint_minutes")
 
 
 def _check_ranges(config: TrainConfig) -> None:

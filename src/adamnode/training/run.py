@@ -27,8 +27,8 @@ SUMMARY_FILE = "summary.json"
 COMPARISON_FILE = "comparison.json"
 #: The files a run writes into its folder (recorded in its manifest before they are first written).
 RUN_FILES = (CONFIG_FILE, METRICS_FILE, STEPS_FILE, SUMMARY_FILE, CHECKPOINT_FILE)
-#: Settings a resumed run may change: extending it or moving it to another device.
-RESUMABLE_CHANGES = ("epochs", "device")
+#: Settings a resumed run may change: extending it, moving it to another device, how often it checkpoints.
+RESUMABLE_CHANGES = ("epochs", "device", "checkpoint_minutes")
 
 
 def default_run_dir(config: TrainConfig) -> Path:
@@ -104,7 +104,7 @@ def _train(config: TrainConfig, task: Task, run_dir: Path, device: torch.device,
         raise Interrupted(f"{context} stopped after {trainer.done()}; checkpoint saved; "
                           f"continue with: adamnode train --resume {run_dir}") from None
     except KeyboardInterrupt:
-        _finish(trainer, "interrupted", "interrupted at once by a second Ctrl-C")
+        _finish(trainer, "interrupted", "interrupted at once by a second Ctrl-C or SIGTERM")
         raise Interrupted(f"{context} interrupted; continue from its last checkpoint with: "
                           f"adamnode train --resume {run_dir}") from None
     except Diverged as error:

@@ -2,7 +2,9 @@
 
 The whole split lives on the device; an epoch is a permutation drawn from a dedicated
 ``torch.Generator`` whose state at the epoch's start is checkpointed, so a run resumed midway
-redraws the same permutation and continues at the same step.
+redraws the same permutation and continues at the same step. Checkpoints are written after every
+epoch, on a stop request, and inside an epoch once ``config.checkpoint_minutes`` have passed since
+the last one: an epoch of a large task can take hours, and a kill -9 should not cost all of it.
 
 Under torchrun each rank trains on its shard of every global batch through DDP and evaluates
 whole test batches dealt out in turn; the sums a step or an evaluation reports are added over
@@ -72,6 +74,8 @@ class Trainer:
         self.stop = StopRequest()
         self.stopping = False
         self.evaluating = False
+        self.last_save = time.monotonic()
+        self.checkpoint_due = False
 
     @property
     def steps_per_epoch(self) -> int:
@@ -126,6 +130,8 @@ class Trainer:
                 bar.update()
                 bar.set_postfix(loss=f"{self.totals.mean_loss:.4f}", nfe=f"{nfe_forward:g}/{nfe_backward:g}",
                                 refresh=False)
+                if self.checkpoint_due and self.step_in_epoch < steps:  # the epoch's end saves anyway
+                    self.save()
 
     def _step(self, index: torch.Tensor) -> tuple[float, float, float]:
         """One update on the global batch ``index``; returns its mean loss and NFE (forward, backward),
@@ -159,9 +165,11 @@ class Trainer:
         weight = count * world_size() / len(index)
         loss = loss + penalty
         self._update(loss if weight == 1 else loss * weight)
-        nfe_forward, nfe_backward, stops = all_sum([*self.counter.since_last(), int(self.stop.requested)],
-                                                   self.device)
-        self.stopping = stops > 0
+        # Summed so that every rank agrees on stopping and on checkpointing (clocks differ by rank).
+        due = time.monotonic() - self.last_save >= 60 * self.config.checkpoint_minutes
+        nfe_forward, nfe_backward, stops, dues = all_sum(
+            [*self.counter.since_last(), int(self.stop.requested), int(due)], self.device)
+        self.stopping, self.checkpoint_due = stops > 0, dues > 0
         nfe_forward, nfe_backward = nfe_forward / world_size(), nfe_backward / world_size()
         self.totals.add(len(index), loss_value, float(numerator), float(denominator), nfe_forward, nfe_backward)
         self.totals.penalty_sum += penalty_value
@@ -244,6 +252,7 @@ class Trainer:
 
     def save(self) -> None:
         """Write the checkpoint and ``metrics.csv`` for the current position (main process only)."""
+        self.last_save = time.monotonic()
         if not is_main_process():
             return
         # metrics.csv and steps.csv first: the checkpoint is the commit point, so a kill between the
