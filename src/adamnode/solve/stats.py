@@ -1,9 +1,10 @@
 """Solve statistics counted by the library itself.
 
-Counts live in one int64 CPU tensor so that incrementing them never syncs a GPU and they survive
-autograd (the adjoint's evaluations are counted when backward runs). Nothing here talks to other
-processes: a data-parallel trainer reads ``totals()`` on each rank and adds the differences it needs
-across ranks in a collective of its own.
+Counts are plain Python integers, incremented on the host from torchdiffeq's callbacks and from
+each evaluation (the adjoint's are counted when backward runs): no device is touched, so counting
+never syncs a GPU, and an increment costs a fraction of a microsecond where a tensor's costs tens
+(``benchmarks/overhead.py``). Nothing here talks to other processes: a data-parallel trainer reads
+``totals()`` on each rank and adds the differences it needs across ranks in a collective of its own.
 """
 
 from __future__ import annotations
@@ -11,11 +12,9 @@ from __future__ import annotations
 import enum
 from typing import NamedTuple
 
-import torch
-
 
 class Counter(enum.IntEnum):
-    """Columns of ``SolveStats``' count tensor."""
+    """The counts ``SolveStats`` keeps, by position."""
 
     NFE_FORWARD = 0
     NFE_BACKWARD = 1
@@ -49,33 +48,32 @@ class SolveStats:
     """
 
     def __init__(self):
-        # Row 0: the last solve; row 1: everything before it. Totals are their sum.
-        self._counts = torch.zeros(2, len(Counter), dtype=torch.int64)
-        self._solves = torch.zeros((), dtype=torch.int64)
+        self.reset()
 
     def start_solve(self) -> None:
-        self._counts[1] += self._counts[0]
-        self._counts[0].zero_()
+        self._before = [before + last for before, last in zip(self._before, self._last)]
+        self._last = [0] * len(Counter)
         self._solves += 1
 
     def add(self, counter: Counter, amount: int = 1) -> None:
-        self._counts[0, counter] += amount
+        self._last[counter] += amount
 
     def current(self, counter: Counter) -> int:
         """``counter`` of the solve under way (or the last one)."""
-        return int(self._counts[0, counter])
+        return self._last[counter]
 
     def reset(self) -> None:
-        self._counts.zero_()
-        self._solves.zero_()
+        # The last solve's counts, and everything before it; totals are their sum.
+        self._last, self._before = [0] * len(Counter), [0] * len(Counter)
+        self._solves = 0
 
     def last(self) -> SolveCounts:
-        return SolveCounts(*self._counts[0].tolist())
+        return SolveCounts(*self._last)
 
     def totals(self) -> SolveCounts:
-        return SolveCounts(*self._counts.sum(0).tolist())
+        return SolveCounts(*(before + last for before, last in zip(self._before, self._last)))
 
-    solves = property(lambda self: int(self._solves), doc="Forward solves counted.")
+    solves = property(lambda self: self._solves, doc="Forward solves counted.")
     nfe_forward = property(lambda self: self.current(Counter.NFE_FORWARD))
     nfe_backward = property(lambda self: self.current(Counter.NFE_BACKWARD))
     steps_forward = property(lambda self: self.current(Counter.STEPS_FORWARD))
