@@ -10,7 +10,7 @@
 #    default, direct, rk4, rk4 in one CUDA graph and torch.compile paths, batch 32 and 256.
 # 2. adamnode precision on MNIST AdamNODE (100 pretraining steps): the work-precision diagram on the GPU.
 # 3. --preset paper on the full 60,000 MNIST images: AdamNODE, HBNODE, ANODE and NODE, seeds 0 and 1,
-#    up to 3 epochs, all eight runs side by side on the one GPU, each stopped with SIGINT (a
+#    up to 3 epochs, all eight runs side by side on the one GPU, each stopped with SIGTERM (a
 #    checkpoint, metrics of its finished epochs, steps.csv every 50 steps) when the budget is spent.
 # Everything lands in one archive, $OUT/device_check.tgz (checkpoints left out), plus the log.
 #
@@ -55,7 +55,7 @@ say "3. paper preset, full MNIST, 8 runs side by side for ${budget} s"
 for model in adamnode hbnode anode node; do
     for seed in 0 1; do
         # shellcheck disable=SC2086
-        timeout -s INT -k 60 "$budget" python3 -m adamnode train --task mnist --preset paper --model "$model" \
+        timeout -k 60 "$budget" python3 -m adamnode train --task mnist --preset paper --model "$model" \
             --seed "$seed" --data-dir "$data" --device "$device" --log-every 50 --checkpoint-minutes 1 \
             ${TRAIN_ARGS:---epochs 3} --out "$work/paper/$model-seed$seed" \
             > "$work/paper/$model-seed$seed.log" 2>&1 &
