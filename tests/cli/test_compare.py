@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import csv
-
+import os
+import subprocess
+import sys
+import time
 
 from adamnode.cli import main
 from adamnode.tasks import get_task
@@ -57,3 +60,18 @@ def test_missing_subcommand_module_leaves_the_others_working(monkeypatch, capsys
 def test_python_dash_m_runs_the_command():
     result = adamnode("--version")
     assert result.returncode == 0 and result.stdout.startswith("adamnode ")
+
+
+def test_progress_reaches_a_log_file_while_the_comparison_runs(tmp_path):
+    """``nohup adamnode compare ... > log``: each finished run's line is in the file at once, not at exit."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
+    log = tmp_path / "log"
+    with open(log, "w") as stream:
+        process = subprocess.Popen([sys.executable, "-m", "adamnode", "compare", "--models", "node,sonode", *TINY,
+                                    "--out", str(tmp_path / "c")], stdout=stream, stderr=subprocess.DEVNULL, env=env)
+    seen_while_running = False
+    while process.poll() is None and not seen_while_running:
+        seen_while_running = "[1/2] node seed 0" in log.read_text()
+        time.sleep(0.02)
+    assert process.wait(timeout=120) == 0
+    assert seen_while_running
