@@ -59,9 +59,11 @@ class Dynamics:
         except BaseException:
             self.field_raised = True
             raise
-        self.last_eval_t, self.last_dz = t, dz
+        # Detached: in the adjoint's backward torchdiffeq keeps each evaluation's graph alive while
+        # the result is referenced, and a step's worth of graphs must not outlive their use.
+        self.last_eval_t, self.last_dz = t, dz.detach()
         if self.adaptive:
-            self.step_derivatives.append(dz)
+            self.step_derivatives.append(self.last_dz)
         return dz
 
     def callback_step(self, t0: torch.Tensor, y0, dt: torch.Tensor) -> None:
@@ -113,7 +115,6 @@ class Dynamics:
                            warm_started=self.warm[direction])
 
 
-@torch.no_grad()
 def _all_finite(tensors: list[torch.Tensor]) -> bool:
     return bool(torch.isfinite(torch.stack(tensors) if len(tensors) > 1 else tensors[0]).all())
 
