@@ -56,7 +56,7 @@ def main(argv=None) -> int:
                 axes.axvline(inputs.shape[1], color="grey", linestyle=":", label="window ends, forecast begins")
         axes.plot(steps, predicted, label=f"{settings['model']} (seed {settings['seed']})")
     axes.set_xlabel("steps after the window's first observation")
-    axes.set_ylabel(f"channel {args.channel}")
+    axes.set_ylabel(task.channel_names[args.channel] if task.channel_names else f"channel {args.channel}")
     axes.legend(fontsize="small", ncol=2)
     figure.tight_layout()
     figure.savefig(args.out, dpi=120)

@@ -123,3 +123,10 @@ def test_walker2d_windows_pair_each_state_with_the_next_kept_one():
     torch.testing.assert_close(second[:, 1:], states[4:12].float())
     torch.testing.assert_close(second[:, 0], (times[4:12] - times[4]).float())
     torch.testing.assert_close(split.targets[1], states[5:13].float())
+
+
+def test_plane_vibration_names_its_channels_in_the_files_column_order():
+    task = get_task("planevibration")
+    assert task.channel_names == ("Force", "Voltage", "Acceleration1", "Acceleration2", "Acceleration3")
+    assert len(task.channel_names) == task.channels
+    assert get_task("walker2d").channel_names == ()

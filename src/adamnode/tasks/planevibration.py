@@ -37,7 +37,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..data.f16 import read_f16
+from ..data.f16 import CHANNELS, read_f16
 from .base import Split
 from .sequences import SequenceTask, random_subset, spread_subset
 
@@ -55,7 +55,8 @@ class PlaneVibrationTask(SequenceTask):
     description = ("F-16 ground vibration test: ODE-RNNs predict the next sample of force, voltage and three "
                    "accelerations over 64-sample windows, then forecast 30 samples; next-step MSE on the last quarter")
     extra_metrics = ("forecast_mse",)
-    channels = 5
+    channels = len(CHANNELS)
+    channel_names = CHANNELS
     forecast = FORECAST - 1
     gap = SAMPLE_TIME
     defaults = {

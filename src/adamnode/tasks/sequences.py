@@ -46,6 +46,8 @@ class SequenceTask(Task):
     metric = "mse"
     metric_goal = "min"
     channels: int = 1
+    #: What each channel is, for plots (empty where the data do not say).
+    channel_names: tuple[str, ...] = ()
     forecast: int = 0
     gap: float = 1.0
 
