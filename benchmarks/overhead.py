@@ -26,29 +26,13 @@ import time
 from pathlib import Path
 
 import torch
-from torch import nn
 from torchdiffeq import odeint
 
 from adamnode.solve import SolverOptions
 from adamnode.tasks import get_task
 from adamnode.training.checkpoint import load_checkpoint
 from adamnode.training.config import resolve_config
-
-
-class FieldClock:
-    """Calls of the field and the time inside them, through module hooks (every loop calls the same module)."""
-
-    def __init__(self, field: nn.Module):
-        self.calls, self.seconds, self._start = 0, 0.0, 0.0
-        field.register_forward_pre_hook(self._before)
-        field.register_forward_hook(self._after)
-
-    def _before(self, module, inputs) -> None:
-        self._start = time.perf_counter()
-
-    def _after(self, module, inputs, output) -> None:
-        self.seconds += time.perf_counter() - self._start
-        self.calls += 1
+from step_time import FieldTimer  # benchmarks/ is the script's folder, so on sys.path
 
 
 def solvers(block, tol: float) -> dict:
@@ -90,7 +74,8 @@ def main(argv=None) -> int:
     if state:
         model.load_state_dict(state["model"])
     block = model.block
-    clock = FieldClock(block.field)
+    clock = FieldTimer(block.field, torch.device("cpu"))
+    clock.active = True
     loops = solvers(block, args.tol)
 
     def run(path: str, backward: bool) -> tuple[float, int, float]:

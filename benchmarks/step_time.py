@@ -51,10 +51,10 @@ REFERENCE_TOL = 1e-8
 
 
 class FieldTimer:
-    """Time spent inside ``f``, through module hooks (synchronising CUDA), while ``active``."""
+    """Calls of ``f`` and the time spent inside them, through module hooks (synchronising CUDA), while ``active``."""
 
     def __init__(self, f: nn.Module, device: torch.device):
-        self.device, self.active, self.seconds, self._start = device, False, 0.0, 0.0
+        self.device, self.active, self.calls, self.seconds, self._start = device, False, 0, 0.0, 0.0
         f.register_forward_pre_hook(self._before)
         f.register_forward_hook(self._after)
 
@@ -67,6 +67,7 @@ class FieldTimer:
         if self.active:
             _sync(self.device)
             self.seconds += time.perf_counter() - self._start
+            self.calls += 1
 
 
 class ConcatenatedTimeField(nn.Module):
