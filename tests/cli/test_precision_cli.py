@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 
 import pytest
 from cli_helpers import adamnode, one_line_error
@@ -36,9 +37,11 @@ def test_the_study_writes_its_files_and_report_redraws_the_same_tables(tmp_path)
 
 def test_a_trained_run_can_be_measured_but_not_as_another_task(two_epoch_run, tmp_path, capsys):
     result = adamnode("precision", "--from", str(two_epoch_run), "--tols", "1e-3", "--paths", "direct",
-                      "--batches", "1", "--batch-size", "8", "--out", str(tmp_path / "from"))
+                      "--batches", "1", "--batch-size", "8", "--reference-adjoint", "--out", str(tmp_path / "from"))
     assert result.returncode == 0, result.stderr
-    assert f"weights=from {two_epoch_run}" in (tmp_path / "from" / "precision.md").read_text()
+    page = (tmp_path / "from" / "precision.md").read_text()
+    assert f"weights=from {two_epoch_run}" in page and "--reference-adjoint" in page
+    assert re.search(r"\| 1e-10 +\| 1e-12 +\| adjoint +\|", page)
     failed = adamnode("precision", "--task", "mnist", "--from", str(two_epoch_run), "--out", str(tmp_path / "x"))
     assert failed.returncode == 2 and "holds a spheres run, not mnist" in one_line_error(failed)
 

@@ -74,10 +74,15 @@ def relative(a, b) -> float:
     return float((a.double() - b).norm() / b.norm())
 
 
-def test_the_reference_is_float64_and_matches_the_closed_form_to_far_below_float32(setup):
+@pytest.mark.parametrize("adjoint", [False, True])
+def test_the_reference_is_float64_and_matches_the_closed_form_to_far_below_float32(setup, adjoint):
     state, batches = setup
-    truth = reference(build, state, batches, loss_fn)
-    assert truth.failure is None
+    built = []
+    truth = reference(lambda options: built.append(build(options)) or built[-1], state, batches, loss_fn,
+                      adjoint=adjoint)
+    assert truth.failure is None and truth.adjoint == adjoint
+    # The adjoint backprops by a backward solve, direct backprop through the forward one's graph.
+    assert all((model.block.stats.last().nfe_backward > 0) == adjoint for model in built)
     output_errors = []
     for outcome, batch in zip(truth.outcomes, batches):
         output, grad = closed_form(state, batch)

@@ -55,6 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--reference-tol", type=float, metavar="X", default=REFERENCE_TOL, help="float64 reference (default %(default)g)")
     add("--check-tol", type=float, metavar="X", default=CHECK_TOL,
         help="tighter tolerance whose solve estimates the reference's own error (default %(default)g)")
+    add("--reference-adjoint", action="store_true",
+        help="backprop the reference by the adjoint (no seminorm) instead of directly: memory that does not grow "
+             "with its steps, for networks whose tight direct solve does not fit")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -111,9 +114,10 @@ def run(args: argparse.Namespace) -> int:
                f"--paths {args.paths} --fixed-steps {args.fixed_steps} --batches {args.batches} "
                f"--batch-size {batch_size} --repeats {args.repeats} --seed {args.seed} --threads {threads} "
                + (f"--from {args.source}" if saved else f"--pretrain-steps {args.pretrain_steps}")
-               + f" --reference-tol {args.reference_tol:g} --check-tol {args.check_tol:g}")
+               + f" --reference-tol {args.reference_tol:g} --check-tol {args.check_tol:g}"
+               + (" --reference-adjoint" if args.reference_adjoint else ""))
     record = run_study(task, states, build, chosen, batches, repeats=args.repeats, reference_tol=args.reference_tol,
-                       check_tol=args.check_tol)
+                       check_tol=args.check_tol, reference_adjoint=args.reference_adjoint)
     record["settings"] = {"command": command, "task": task.name, "weights": f"from {args.source}" if saved else
                           f"{args.pretrain_steps} steps of default training (lr {config.lr:g}, tol {config.tol:g})",
                           "device": describe_device(device), "torch": torch.__version__,

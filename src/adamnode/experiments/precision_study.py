@@ -50,15 +50,16 @@ def pretrain(model: nn.Module, task: Task, split: Split, steps: int, *, lr: floa
 
 def run_study(task: Task, states: dict[str, dict], build: Callable[[str, SolverOptions], nn.Module],
               chosen: Sequence[Variant], batches: Sequence[Batch], *, repeats: int, reference_tol: float,
-              check_tol: float, log: Callable[[str], None] = print) -> dict:
+              check_tol: float, reference_adjoint: bool = False, log: Callable[[str], None] = print) -> dict:
     """Measure every model of ``states`` (name -> trained weights) on every variant of ``chosen``."""
     references, rows = [], []
     for name, state in states.items():
         def builder(options: SolverOptions, name=name) -> nn.Module:
             return build(name, options)
 
-        truth = reference(builder, state, batches, task.loss, tol=reference_tol, check_tol=check_tol)
-        references.append({"model": name, "tol": truth.tol, "check_tol": truth.check_tol,
+        truth = reference(builder, state, batches, task.loss, tol=reference_tol, check_tol=check_tol,
+                          adjoint=reference_adjoint)
+        references.append({"model": name, "tol": truth.tol, "check_tol": truth.check_tol, "adjoint": truth.adjoint,
                            "failure": truth.failure, **truth.estimate})
         log(f"{name}: float64 reference at tol {truth.tol:g} "
             + (f"FAILED: {truth.failure}" if truth.failure else

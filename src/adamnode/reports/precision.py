@@ -74,7 +74,8 @@ def markdown(record: dict) -> str:
     lines += [f"Settings: {described}.", "",
               "Every row: the same trained weights and the same batches; NFE are means over the batches, "
               "time is the median full training step (forward, loss, backward); errors are means over the "
-              "batches against a float64 solve of the same weights and batch (dopri5, direct backprop): relative "
+              "batches against a float64 solve of the same weights and batch (dopri5; its backprop is in the "
+              "references' table): relative "
               "error of the output, absolute error of the loss, relative error of the parameter gradient (whole "
               "model, and the vector field's own parameters), 1 - cosine of the angle to the true gradient.", "",
               "## The float64 references", "",
@@ -93,8 +94,8 @@ def setting(row: dict) -> str:
 
 
 def _reference_table(references: list[dict]) -> str:
-    header = ["model", "tol", "check tol", "output", "loss", "gradient", "field gradient", "status"]
-    body = [[r["model"], f"{r['tol']:.0e}", f"{r['check_tol']:.0e}"]
+    header = ["model", "tol", "check tol", "backprop", "output", "loss", "gradient", "field gradient", "status"]
+    body = [[r["model"], f"{r['tol']:.0e}", f"{r['check_tol']:.0e}", "adjoint" if r["adjoint"] else "direct"]
             + [_sci(r.get(key, math.nan)) for key in ("output_error", "loss_error", "grad_error", "field_grad_error")]
             + [f"FAILED: {r['failure']}" if r.get("failure") else "ok"] for r in references]
     return _table(header, body)
