@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import json
 import re
 
 import pytest
 from cli_helpers import adamnode, one_line_error
 
 from adamnode.cli import main
+from adamnode.experiments import precision_study
 
 TINY_STUDY = ("--models", "hbnode", "--tols", "1e-2,1e-3", "--paths", "default,fixed,reference", "--fixed-steps", "2",
               "--batches", "1", "--batch-size", "8", "--pretrain-steps", "1")
@@ -87,3 +89,44 @@ def test_overwrite_replaces_only_the_studys_own_files(tmp_path):
     assert again.returncode == 2 and "--overwrite" in one_line_error(again)
     assert adamnode("precision", *TINY_STUDY, "--out", str(out), "--overwrite").returncode == 0
     assert (out / "notes.txt").read_text() == "mine\n" and all((out / name).is_file() for name in FILES)
+
+
+def test_a_stopped_study_keeps_its_finished_models_and_resume_measures_the_rest(tmp_path, monkeypatch, capsys):
+    study = ("--models", "hbnode,node", "--tols", "1e-2", "--paths", "default,fixed", "--fixed-steps", "2",
+             "--batches", "1", "--batch-size", "8", "--pretrain-steps", "2", "--reference-tol", "1e-7",
+             "--check-tol", "1e-8")
+    whole, stopped = tmp_path / "whole", tmp_path / "stopped"
+    assert main(["precision", *study, "--out", str(whole)]) == 0
+    real, calls = precision_study.reference, []
+
+    def interrupted_at_the_second_model(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(precision_study, "reference", interrupted_at_the_second_model)
+    with pytest.raises(SystemExit) as stop:
+        main(["precision", *study, "--out", str(stopped)])
+    assert stop.value.code == 130
+    partial = json.loads((stopped / "precision.json").read_text())
+    assert [r["model"] for r in partial["references"]] == ["hbnode"] and not partial["settings"]["complete"]
+    assert "Stopped part-way**: 1 of 2 models measured (hbnode)" in (stopped / "precision.md").read_text()
+    monkeypatch.undo()
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["precision", *study, "--out", str(stopped)])
+    assert f"continue it with --resume {stopped}" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["precision", "--resume", str(stopped), "--tols", "1e-3", "--from", "x"])
+    assert "drop --tols, --from" in capsys.readouterr().err
+
+    assert main(["precision", "--resume", str(stopped)]) == 0
+    # The resumed study measured what one uninterrupted study measures (times aside).
+    rows = [[{key: value for key, value in row.items() if key != "ms_per_step"}
+             for row in csv.DictReader((folder / "precision.csv").open())] for folder in (whole, stopped)]
+    assert rows[0] == rows[1] and {row["model"] for row in rows[1]} == {"hbnode", "node"}
+    assert json.loads((stopped / "precision.json").read_text())["settings"]["complete"]
+    with pytest.raises(SystemExit) as stop:
+        main(["precision", "--resume", str(stopped)])
+    assert stop.value.code == 2 and "is complete; redraw it with adamnode report" in capsys.readouterr().err

@@ -236,8 +236,8 @@ def test_a_path_whose_solve_fails_is_a_row_not_the_end_of_the_study(setup):
 
     state, batches = setup
     broken = dict(state, **{"block.field.f.weight": torch.full((D, D), float("nan"))})
-    record = run_study(SimpleNamespace(loss=loss_fn), {"good": state, "broken": broken},
-                       lambda name, options: build(options), [Variant("reference", tol=1e-3), Variant("default", tol=1e-3)],
+    weights = {"good": state, "broken": broken}
+    record = run_study(SimpleNamespace(loss=loss_fn), list(weights), weights.get, lambda name, options: build(options), [Variant("reference", tol=1e-3), Variant("default", tol=1e-3)],
                        batches, repeats=1, reference_tol=1e-8, check_tol=1e-9, log=lambda line: None)
     rows = {(row["model"], row["path"]): row["status"] for row in record["rows"]}
     assert rows[("good", "reference")] == "ok" and rows[("good", "default")] == "ok"

@@ -19,6 +19,9 @@ records = [json.loads((folder / "precision.json").read_text()) for folder in stu
 settings = dict(records[0]["settings"])
 settings["command"] = " ; ".join(record["settings"]["command"] for record in records)
 settings["study_seconds"] = round(sum(record["settings"]["study_seconds"] for record in records), 1)
+settings["complete"] = all(record["settings"]["complete"] for record in records)
+settings["models"] = [reference["model"] for record in records for reference in record["references"]]
+settings.pop("arguments", None)  # each study's own; the merged one is not resumed
 merged = {"references": [r for record in records for r in record["references"]],
           "rows": [r for record in records for r in record["rows"]], "settings": settings}
 out.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ import torch
 
 from ..experiments.precision import CHECK_TOL, OPTIONAL_PATHS, PATHS, REFERENCE_TOL, check_available, variants
 from ..experiments.precision_study import fixed_batches, pretrain, run_study
-from ..reports.precision import PRECISION_FILES, write_precision
+from ..reports.precision import PRECISION_FILES, RECORD, is_precision_folder, read_precision, write_precision
 from ..tasks import DEFAULT_TASK, get_task
 from ..training.checkpoint import CHECKPOINT_FILE, load_checkpoint
 from ..training.config import config_from_settings, resolve_config
@@ -21,114 +21,168 @@ from ..files import read_json
 from ..training.run import COMPARISON_FILE, CONFIG_FILE
 from ..training.runtime import describe_device, resolve_device
 
-DEFAULTS = {"tols": "1e-2,1e-3,1e-4,1e-5", "paths": "default,warm,direct,fixed,reference", "fixed_steps": "1,2,4,8",
-            "batches": 2, "pretrain_steps": 24, "repeats": 1}
+#: Every setting of a study, with its default; a study saves them, so ``--resume`` needs none.
+DEFAULTS = {"task": None, "models": None, "tols": "1e-2,1e-3,1e-4,1e-5", "paths": "default,warm,direct,fixed,reference",
+            "fixed_steps": "1,2,4,8", "batches": 2, "batch_size": None, "repeats": 1, "seed": 0, "device": "auto",
+            "threads": None, "data_dir": None, "source": None, "pretrain_steps": 24, "reference_tol": REFERENCE_TOL,
+            "check_tol": CHECK_TOL, "reference_adjoint": False}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = ("Measure NFE, time and memory of a training step and its errors against a float64 "
                           "reference, for every model x solver path x tolerance, on the same weights and batches.")
-    add = parser.add_argument
-    add("--task", default=None, help=f"task (default {DEFAULT_TASK}, or the task of --from)")
-    add("--models", metavar="A,B,...", default=None, help="models (default: every model of the task, or of --from)")
-    add("--tols", metavar="X,Y,...", default=DEFAULTS["tols"], help="tolerances (rtol = atol) of the adaptive paths "
-        "(default %(default)s)")
-    add("--paths", metavar="P,Q,...", default=DEFAULTS["paths"], help=f"solver paths: {', '.join(PATHS)}, "
-        f"and where torchdyn imports {', '.join(OPTIONAL_PATHS)} (default: {DEFAULTS['paths']})")
-    add("--fixed-steps", metavar="N,M,...", default=DEFAULTS["fixed_steps"],
-        help="rk4 step counts of the fixed path (default %(default)s)")
-    add("--batches", type=int, metavar="K", default=DEFAULTS["batches"], help="fixed batches (default %(default)s)")
-    add("--batch-size", type=int, metavar="B", default=None, help="batch size (default: the task's)")
-    add("--repeats", type=int, metavar="R", default=DEFAULTS["repeats"],
-        help="timed passes over the batches (default %(default)s)")
-    add("--seed", type=int, default=0, help="seed of the batches, initialisation and pretraining (default 0)")
-    add("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    add("--threads", type=int, metavar="N", default=None, help="CPU threads (default: the task's setting)")
-    add("--data-dir", metavar="DIR", default=None, help="folder with the task's data files")
-    add("--out", metavar="DIR", default=None, help="output folder (default runs/precision-<task>)")
-    add("--overwrite", action="store_true",
-        help="replace the study in --out (only the files adamnode wrote there are removed)")
-    add("--from", dest="source", metavar="RUN_DIR", default=None,
+
+    def add(flag: str, help: str, **kwargs) -> None:
+        # Unset options stay absent, so that --resume can tell a given one from a default.
+        parser.add_argument(flag, default=argparse.SUPPRESS, help=help, **kwargs)
+
+    add("--task", help=f"task (default {DEFAULT_TASK}, or the task of --from)")
+    add("--models", metavar="A,B,...", help="models (default: every model of the task, or of --from)")
+    add("--tols", metavar="X,Y,...", help=f"tolerances (rtol = atol) of the adaptive paths (default {DEFAULTS['tols']})")
+    add("--paths", metavar="P,Q,...", help=f"solver paths: {', '.join(PATHS)}, and where torchdyn imports "
+        f"{', '.join(OPTIONAL_PATHS)} (default: {DEFAULTS['paths']})")
+    add("--fixed-steps", metavar="N,M,...", help=f"rk4 step counts of the fixed path (default {DEFAULTS['fixed_steps']})")
+    add("--batches", type=int, metavar="K", help=f"fixed batches (default {DEFAULTS['batches']})")
+    add("--batch-size", type=int, metavar="B", help="batch size (default: the task's)")
+    add("--repeats", type=int, metavar="R", help=f"timed passes over the batches (default {DEFAULTS['repeats']})")
+    add("--seed", type=int, help="seed of the batches, initialisation and pretraining (default 0)")
+    add("--device", choices=("auto", "cpu", "cuda"), help="device (default auto)")
+    add("--threads", type=int, metavar="N", help="CPU threads (default: the task's setting)")
+    add("--data-dir", metavar="DIR", help="folder with the task's data files")
+    add("--from", dest="source", metavar="RUN_DIR",
         help="a run or compare folder of the same task: measure its trained weights")
-    add("--pretrain-steps", type=int, metavar="N", default=DEFAULTS["pretrain_steps"],
-        help="without --from: train this many steps of the default training first (default %(default)s)")
-    add("--reference-tol", type=float, metavar="X", default=REFERENCE_TOL, help="float64 reference (default %(default)g)")
-    add("--check-tol", type=float, metavar="X", default=CHECK_TOL,
-        help="tighter tolerance whose solve estimates the reference's own error (default %(default)g)")
+    add("--pretrain-steps", type=int, metavar="N",
+        help=f"without --from: train this many steps of the default training first (default {DEFAULTS['pretrain_steps']})")
+    add("--reference-tol", type=float, metavar="X", help=f"float64 reference (default {REFERENCE_TOL:g})")
+    add("--check-tol", type=float, metavar="X",
+        help=f"tighter tolerance whose solve estimates the reference's own error (default {CHECK_TOL:g})")
     add("--reference-adjoint", action="store_true",
         help="backprop the reference by the adjoint (no seminorm) instead of directly: memory that does not grow "
              "with its steps, for networks whose tight direct solve does not fit")
+    parser.add_argument("--out", metavar="DIR", default=None, help="output folder (default runs/precision-<task>)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the study in --out (only the files adamnode wrote there are removed)")
+    parser.add_argument("--resume", metavar="DIR", default=None,
+                        help="continue the study in DIR (one stopped part-way) with its saved settings")
+    parser.epilog = ("The study writes its files after each model, so a stopped one keeps the models it finished "
+                     "and --resume measures the rest.")
 
 
 def run(args: argparse.Namespace) -> int:
-    saved = _saved_runs(Path(args.source)) if args.source else None
-    task_name = args.task or (next(iter(saved.values()))[0]["task"] if saved else DEFAULT_TASK)
-    task = get_task(task_name)
+    given = {key: getattr(args, key) for key in DEFAULTS if hasattr(args, key)}
+    if args.resume:
+        extra = [_flag(key) for key in given] + [flag for flag, on in (("--out", args.out),
+                                                                        ("--overwrite", args.overwrite)) if on]
+        if extra:
+            raise ConfigError(f"--resume continues a study with its saved settings; drop {', '.join(extra)}")
+        out = Path(args.resume)
+        done = _unfinished_study(out)
+        study = {**DEFAULTS, **done["settings"]["arguments"]}
+    else:
+        done, study = None, {**DEFAULTS, **given}
+    saved = _saved_runs(Path(study["source"])) if study["source"] else None
+    task = get_task(study["task"] or (next(iter(saved.values()))[0]["task"] if saved else DEFAULT_TASK))
     if saved:
         other = {settings["task"] for settings, _ in saved.values()} - {task.name}
         if other:
-            raise ConfigError(f"--from {args.source} holds a {', '.join(sorted(other))} run, not {task.name}; "
+            raise ConfigError(f"--from {study['source']} holds a {', '.join(sorted(other))} run, not {task.name}; "
                               f"drop --task or give a {task.name} folder")
-    models = _names(args.models, tuple(saved) if saved else task.models, "model")
-    paths = _names(args.paths, PATHS + OPTIONAL_PATHS, "path")
+    models = _names(study["models"], tuple(saved) if saved else task.models, "model")
+    paths = _names(study["paths"], PATHS + OPTIONAL_PATHS, "path")
     check_available(paths)
-    out = Path(args.out or Path("runs") / f"precision-{task.name}")
-    check_output(out, args.overwrite, resumable=False)  # before the study: a refusal costs nothing
-    chosen = variants(paths, _positive_list(args.tols, float, "--tols"),
-                      _positive_list(args.fixed_steps, int, "--fixed-steps"))
+    if not done:
+        out = Path(args.out or Path("runs") / f"precision-{task.name}")
+        check_output(out, args.overwrite, resumable=_stopped_part_way(out))  # before the study: a refusal costs nothing
+    chosen = variants(paths, _positive_list(study["tols"], float, "--tols"),
+                      _positive_list(study["fixed_steps"], int, "--fixed-steps"))
     for name in ("batches", "repeats", "reference_tol", "check_tol"):
-        if not getattr(args, name) > 0:
-            raise ConfigError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
-    if args.pretrain_steps < 0 or (args.batch_size is not None and args.batch_size < 1):
+        if not study[name] > 0:
+            raise ConfigError(f"{_flag(name)} must be positive, got {study[name]}")
+    if study["pretrain_steps"] < 0 or (study["batch_size"] is not None and study["batch_size"] < 1):
         raise ConfigError("--pretrain-steps must be at least 0 and --batch-size at least 1")
-    if not args.check_tol < args.reference_tol:
-        raise ConfigError(f"--check-tol ({args.check_tol:g}) must be tighter than --reference-tol "
-                          f"({args.reference_tol:g})")
-    data_dir = {"data_dir": args.data_dir} if args.data_dir else {}
+    if not study["check_tol"] < study["reference_tol"]:
+        raise ConfigError(f"--check-tol ({study['check_tol']:g}) must be tighter than --reference-tol "
+                          f"({study['reference_tol']:g})")
+    data_dir = {"data_dir": study["data_dir"]} if study["data_dir"] else {}
     # A saved run's own settings: its data (the spheres are drawn from its seed) and its networks' sizes.
     config = (config_from_settings({**saved[models[0]][0], **data_dir}) if saved
-              else resolve_config({"task": task.name, "seed": args.seed, **data_dir}))
+              else resolve_config({"task": task.name, "seed": study["seed"], **data_dir}))
     settings = config.settings()
-    threads = args.threads or config.threads
+    threads = study["threads"] or config.threads
     if threads:
         torch.set_num_threads(threads)
-    device = resolve_device(args.device)
-    batch_size = args.batch_size or config.batch_size
+    device = resolve_device(study["device"])
+    batch_size = study["batch_size"] or config.batch_size
     train, _ = task.load(settings, device)
-    batches = fixed_batches(train, args.batches, batch_size, args.seed)
+    batches = fixed_batches(train, study["batches"], batch_size, study["seed"])
 
     def build(name: str, options) -> torch.nn.Module:
         return task.build_model(name, options, saved[name][0] if saved else settings).to(device)
 
-    start = time.perf_counter()
-    states = {}
-    for name in models:
+    def weights(name: str) -> dict:
         if saved:
-            states[name] = saved[name][1]
-            continue
-        torch.manual_seed(args.seed)
-        states[name] = pretrain(build(name, config.solver), task, train, args.pretrain_steps, lr=config.lr,
-                                batch_size=config.batch_size, grad_clip=config.grad_clip, seed=args.seed)
-        print(f"{name}: pretrained {args.pretrain_steps} steps")
-    command = (f"adamnode precision --task {task.name} --models {','.join(models)} --tols {args.tols} "
-               f"--paths {args.paths} --fixed-steps {args.fixed_steps} --batches {args.batches} "
-               f"--batch-size {batch_size} --repeats {args.repeats} --seed {args.seed} --threads {threads} "
-               + (f"--from {args.source}" if saved else f"--pretrain-steps {args.pretrain_steps}")
-               + f" --reference-tol {args.reference_tol:g} --check-tol {args.check_tol:g}"
-               + (" --reference-adjoint" if args.reference_adjoint else ""))
-    record = run_study(task, states, build, chosen, batches, repeats=args.repeats, reference_tol=args.reference_tol,
-                       check_tol=args.check_tol, reference_adjoint=args.reference_adjoint)
-    record["settings"] = {"command": command, "task": task.name, "weights": f"from {args.source}" if saved else
-                          f"{args.pretrain_steps} steps of default training (lr {config.lr:g}, tol {config.tol:g})",
-                          "device": describe_device(device), "torch": torch.__version__,
-                          "study_seconds": round(time.perf_counter() - start, 1)}
-    with writing(out, create=True) as created:
-        check_output(out, args.overwrite, resumable=False)  # again, now that we hold the folder
-        replace_output(out, PRECISION_FILES, created=created)
-        page = write_precision(record, out)
+            return saved[name][1]
+        # Seeded per model: a resumed study pretrains the models it has left exactly as one run would.
+        torch.manual_seed(study["seed"])
+        state = pretrain(build(name, config.solver), task, train, study["pretrain_steps"], lr=config.lr,
+                         batch_size=config.batch_size, grad_clip=config.grad_clip, seed=study["seed"])
+        print(f"{name}: pretrained {study['pretrain_steps']} steps")
+        return state
+
+    command = (f"adamnode precision --task {task.name} --models {','.join(models)} --tols {study['tols']} "
+               f"--paths {study['paths']} --fixed-steps {study['fixed_steps']} --batches {study['batches']} "
+               f"--batch-size {batch_size} --repeats {study['repeats']} --seed {study['seed']} --threads {threads} "
+               + (f"--from {study['source']}" if saved else f"--pretrain-steps {study['pretrain_steps']}")
+               + f" --reference-tol {study['reference_tol']:g} --check-tol {study['check_tol']:g}"
+               + (" --reference-adjoint" if study["reference_adjoint"] else ""))
+    earlier = done["settings"]["study_seconds"] if done else 0.0
+    start = time.perf_counter()
+
+    def save(record: dict, complete: bool) -> str:
+        record["settings"] = {
+            "command": command, "task": task.name, "models": models,
+            "weights": f"from {study['source']}" if saved else
+            f"{study['pretrain_steps']} steps of default training (lr {config.lr:g}, tol {config.tol:g})",
+            "device": describe_device(device), "torch": torch.__version__,
+            "study_seconds": round(earlier + time.perf_counter() - start, 1), "complete": complete,
+            "arguments": {**study, "task": task.name}}
+        return write_precision(record, out)
+
+    with writing(out, create=not done) as created:
+        if not done:
+            check_output(out, args.overwrite, resumable=_stopped_part_way(out))  # again, now that we hold the folder
+            replace_output(out, PRECISION_FILES, created=created)
+        record = run_study(task, models, weights, build, chosen, batches, repeats=study["repeats"],
+                           reference_tol=study["reference_tol"], check_tol=study["check_tol"],
+                           reference_adjoint=study["reference_adjoint"], record=done,
+                           on_model=lambda partial: save(partial, complete=False))
+        page = save(record, complete=True)
     print(page, end="")
     print(f"\nprecision.csv, precision.md and the work-precision PNGs are in {out}")
     return 0
+
+
+def _flag(key: str) -> str:
+    return "--from" if key == "source" else f"--{key.replace('_', '-')}"
+
+
+def _stopped_part_way(folder: Path) -> bool:
+    try:
+        return not read_precision(folder)["settings"]["complete"]
+    except (ValueError, KeyError):
+        return False  # no study there, or not one that can be continued
+
+
+def _unfinished_study(folder: Path) -> dict:
+    """The record of the study in ``folder``, which must have stopped part-way."""
+    if not is_precision_folder(folder):
+        raise ConfigError(f"--resume {folder} holds no precision study ({RECORD}); give the --out folder of "
+                          "adamnode precision")
+    record = read_precision(folder)
+    if record["settings"].get("complete"):
+        raise ConfigError(f"the study in {folder} is complete; redraw it with adamnode report {folder}, "
+                          "or start another with --out")
+    return record
 
 
 def _saved_runs(folder: Path) -> dict[str, tuple[dict, dict]]:

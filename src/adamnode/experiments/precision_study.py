@@ -48,22 +48,32 @@ def pretrain(model: nn.Module, task: Task, split: Split, steps: int, *, lr: floa
     return {key: value.detach().clone() for key, value in model.state_dict().items()}
 
 
-def run_study(task: Task, states: dict[str, dict], build: Callable[[str, SolverOptions], nn.Module],
-              chosen: Sequence[Variant], batches: Sequence[Batch], *, repeats: int, reference_tol: float,
-              check_tol: float, reference_adjoint: bool = False, log: Callable[[str], None] = print) -> dict:
-    """Measure every model of ``states`` (name -> trained weights) on every variant of ``chosen``."""
-    references, rows = [], []
-    for name, state in states.items():
+def run_study(task: Task, models: Sequence[str], weights: Callable[[str], dict],
+              build: Callable[[str, SolverOptions], nn.Module], chosen: Sequence[Variant], batches: Sequence[Batch], *,
+              repeats: int, reference_tol: float, check_tol: float, reference_adjoint: bool = False,
+              record: dict | None = None, on_model: Callable[[dict], None] = lambda record: None,
+              log: Callable[[str], None] = print) -> dict:
+    """Measure every model of ``models`` (``weights(name)``: its trained weights) on every variant of ``chosen``.
+
+    ``record`` holds the models an earlier, stopped study measured; they are skipped. A model's
+    rows enter the record together once all of its variants are measured, then ``on_model`` sees it.
+    """
+    record = record or {"references": [], "rows": []}
+    measured = {reference["model"] for reference in record["references"]}
+    for name in models:
+        if name in measured:
+            continue
+        state = weights(name)
+
         def builder(options: SolverOptions, name=name) -> nn.Module:
             return build(name, options)
 
         truth = reference(builder, state, batches, task.loss, tol=reference_tol, check_tol=check_tol,
                           adjoint=reference_adjoint)
-        references.append({"model": name, "tol": truth.tol, "check_tol": truth.check_tol, "adjoint": truth.adjoint,
-                           "failure": truth.failure, **truth.estimate})
         log(f"{name}: float64 reference at tol {truth.tol:g} "
             + (f"FAILED: {truth.failure}" if truth.failure else
                f"(against tol {truth.check_tol:g}: gradient {truth.estimate['grad_error']:.1e})"))
+        rows = []
         for variant in chosen:
             row = {"model": name, "path": variant.path, "tol": variant.tol, "steps": variant.steps}
             try:
@@ -79,7 +89,11 @@ def run_study(task: Task, states: dict[str, dict], build: Callable[[str, SolverO
                 row.update(_columns(None), status=f"failed: {' '.join(str(error).split())}")
             rows.append(row)
             log(_line(row, variant))
-    return {"references": references, "rows": rows}
+        record["references"].append({"model": name, "tol": truth.tol, "check_tol": truth.check_tol,
+                                     "adjoint": truth.adjoint, "failure": truth.failure, **truth.estimate})
+        record["rows"] += rows
+        on_model(record)
+    return record
 
 
 def _columns(found: Measurement | None) -> dict[str, float]:

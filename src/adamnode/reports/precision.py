@@ -38,14 +38,24 @@ def write_precision(record: dict, folder: Path) -> str:
     return render_precision(folder)
 
 
+def read_precision(folder: Path) -> dict:
+    """The record in ``folder``; ``ValueError`` naming the file if it cannot be read as one."""
+    path = Path(folder) / RECORD
+    try:
+        record = json.loads(path.read_text())
+        if not (isinstance(record["rows"], list) and isinstance(record["references"], list)
+                and isinstance(record["settings"], dict)):
+            raise TypeError("rows, references or settings of the wrong type")
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{path} is damaged ({' '.join(str(error).split())}); run the study again") from None
+    return record
+
+
 def render_precision(folder: Path) -> str:
     """(Re)draw ``precision.csv``, ``precision.md`` and the PNGs from ``precision.json``; return the page."""
     folder = Path(folder)
-    try:
-        record = json.loads((folder / RECORD).read_text())
-        rows = record["rows"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"{folder / RECORD} is damaged ({' '.join(str(error).split())}); run the study again") from None
+    record = read_precision(folder)
+    rows = record["rows"]
     write_text(folder / TABLE_CSV, to_csv(rows))
     for name, (cost, label) in FIGURES.items():
         plot_work_precision(rows, cost, label, folder / name)
@@ -70,7 +80,13 @@ def markdown(record: dict) -> str:
     lines = [f"# Work-precision study: {settings.get('task', '?')}", ""]
     if settings.get("command"):
         lines += [f"Command: `{settings['command']}`", ""]
-    described = ", ".join(f"{key}={value}" for key, value in settings.items() if key != "command")
+    if not settings["complete"]:
+        measured = [reference["model"] for reference in record["references"]]
+        lines += [f"**Stopped part-way**: {len(measured)} of {len(settings['models'])} models measured "
+                  f"({', '.join(measured) or 'none'}); `adamnode precision --resume` on this folder measures the "
+                  "rest.", ""]
+    described = ", ".join(f"{key}={value}" for key, value in settings.items()
+                          if key not in ("command", "arguments", "complete"))
     lines += [f"Settings: {described}.", "",
               "Every row: the same trained weights and the same batches; NFE are means over the batches, "
               "time is the median full training step (forward, loss, backward); errors are means over the "
