@@ -69,17 +69,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    given = {key: getattr(args, key) for key in DEFAULTS if hasattr(args, key)}
-    if args.resume:
-        extra = [_flag(key) for key in given] + [flag for flag, on in (("--out", args.out),
-                                                                        ("--overwrite", args.overwrite)) if on]
-        if extra:
-            raise ConfigError(f"--resume continues a study with its saved settings; drop {', '.join(extra)}")
-        out = Path(args.resume)
-        done = _unfinished_study(out)
-        study = {**DEFAULTS, **done["settings"]["arguments"]}
-    else:
-        done, study = None, {**DEFAULTS, **given}
+    done = _unfinished_study(args) if args.resume else None
+    study = {**DEFAULTS, **(done["settings"]["arguments"] if done else
+                            {key: getattr(args, key) for key in DEFAULTS if hasattr(args, key)})}
     saved = _saved_runs(Path(study["source"])) if study["source"] else None
     task = get_task(study["task"] or (next(iter(saved.values()))[0]["task"] if saved else DEFAULT_TASK))
     if saved:
@@ -90,19 +82,10 @@ def run(args: argparse.Namespace) -> int:
     models = _names(study["models"], tuple(saved) if saved else task.models, "model")
     paths = _names(study["paths"], PATHS + OPTIONAL_PATHS, "path")
     check_available(paths)
+    out = Path(args.resume or args.out or Path("runs") / f"precision-{task.name}")
     if not done:
-        out = Path(args.out or Path("runs") / f"precision-{task.name}")
         check_output(out, args.overwrite, resumable=_stopped_part_way(out))  # before the study: a refusal costs nothing
-    chosen = variants(paths, _positive_list(study["tols"], float, "--tols"),
-                      _positive_list(study["fixed_steps"], int, "--fixed-steps"))
-    for name in ("batches", "repeats", "reference_tol", "check_tol"):
-        if not study[name] > 0:
-            raise ConfigError(f"{_flag(name)} must be positive, got {study[name]}")
-    if study["pretrain_steps"] < 0 or (study["batch_size"] is not None and study["batch_size"] < 1):
-        raise ConfigError("--pretrain-steps must be at least 0 and --batch-size at least 1")
-    if not study["check_tol"] < study["reference_tol"]:
-        raise ConfigError(f"--check-tol ({study['check_tol']:g}) must be tighter than --reference-tol "
-                          f"({study['reference_tol']:g})")
+    chosen = _checked_variants(study, paths)
     data_dir = {"data_dir": study["data_dir"]} if study["data_dir"] else {}
     # A saved run's own settings: its data (the spheres are drawn from its seed) and its networks' sizes.
     config = (config_from_settings({**saved[models[0]][0], **data_dir}) if saved
@@ -162,6 +145,19 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _checked_variants(study: dict, paths: list[str]) -> list:
+    for name in ("batches", "repeats", "reference_tol", "check_tol"):
+        if not study[name] > 0:
+            raise ConfigError(f"{_flag(name)} must be positive, got {study[name]}")
+    if study["pretrain_steps"] < 0 or (study["batch_size"] is not None and study["batch_size"] < 1):
+        raise ConfigError("--pretrain-steps must be at least 0 and --batch-size at least 1")
+    if not study["check_tol"] < study["reference_tol"]:
+        raise ConfigError(f"--check-tol ({study['check_tol']:g}) must be tighter than --reference-tol "
+                          f"({study['reference_tol']:g})")
+    return variants(paths, _positive_list(study["tols"], float, "--tols"),
+                    _positive_list(study["fixed_steps"], int, "--fixed-steps"))
+
+
 def _flag(key: str) -> str:
     return "--from" if key == "source" else f"--{key.replace('_', '-')}"
 
@@ -173,8 +169,13 @@ def _stopped_part_way(folder: Path) -> bool:
         return False  # no study there, or not one that can be continued
 
 
-def _unfinished_study(folder: Path) -> dict:
-    """The record of the study in ``folder``, which must have stopped part-way."""
+def _unfinished_study(args: argparse.Namespace) -> dict:
+    """The record of the study in ``--resume``'s folder, which must have stopped part-way."""
+    extra = [_flag(key) for key in DEFAULTS if hasattr(args, key)] + [
+        flag for flag, given in (("--out", args.out), ("--overwrite", args.overwrite)) if given]
+    if extra:
+        raise ConfigError(f"--resume continues a study with its saved settings; drop {', '.join(extra)}")
+    folder = Path(args.resume)
     if not is_precision_folder(folder):
         raise ConfigError(f"--resume {folder} holds no precision study ({RECORD}); give the --out folder of "
                           "adamnode precision")
@@ -182,6 +183,9 @@ def _unfinished_study(folder: Path) -> dict:
     if record["settings"].get("complete"):
         raise ConfigError(f"the study in {folder} is complete; redraw it with adamnode report {folder}, "
                           "or start another with --out")
+    if not isinstance(record["settings"].get("arguments"), dict):
+        raise ConfigError(f"{folder / RECORD} saves no settings to continue with; start the study again with "
+                          "--overwrite")
     return record
 
 
