@@ -99,8 +99,10 @@ def markdown(record: dict) -> str:
               "", _reference_table(record["references"]), "",
               "## Cost of reaching a gradient error", "",
               "Cheapest setting of each path whose whole-model gradient error is at most the column's level: "
-              "NFE-F + NFE-B per step, ms per step, and the setting (— : no setting of the path reached it).", "",
-              _cost_table(rows), "", "## Every measurement", "", _full_table(rows), ""]
+              "NFE-F + NFE-B per step, ms per step, and the setting (— : no setting of the path reached it; "
+              "n/r: not resolved, the level lies below the model's float64 reference's own gradient error, so no "
+              "error measured against it can show the level reached).", "",
+              _cost_table(rows, record["references"]), "", "## Every measurement", "", _full_table(rows), ""]
     lines += [f"![{name[:-4]}]({name})" for name in FIGURES]
     return "\n".join(lines) + "\n"
 
@@ -117,12 +119,14 @@ def _reference_table(references: list[dict]) -> str:
     return _table(header, body)
 
 
-def _cost_table(rows: list[dict]) -> str:
+def _cost_table(rows: list[dict], references: list[dict]) -> str:
     header = ["model", "path"] + [f"grad error ≤ {level:.0e}" for level in LEVELS]
+    own_error = {reference["model"]: reference.get("grad_error", math.nan) for reference in references}
     body = []
     for model, path in dict.fromkeys((row["model"], row["path"]) for row in rows):
         mine = [row for row in rows if row["model"] == model and row["path"] == path and _ok(row)]
-        body.append([model, path] + [_cheapest(mine, level) for level in LEVELS])
+        body.append([model, path] + ["n/r" if own_error[model] > level else _cheapest(mine, level)
+                                     for level in LEVELS])
     return _table(header, body)
 
 
