@@ -58,7 +58,7 @@ def render_precision(folder: Path) -> str:
     rows = record["rows"]
     write_text(folder / TABLE_CSV, to_csv(rows))
     for name, (cost, label) in FIGURES.items():
-        plot_work_precision(rows, cost, label, folder / name)
+        plot_work_precision(rows, record["references"], cost, label, folder / name)
     page = markdown(record)
     write_text(folder / TABLE_MD, page)
     return page

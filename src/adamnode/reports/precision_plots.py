@@ -2,7 +2,9 @@
 
 The first panel overlays every model's default path (which model is cheapest at an accuracy); one
 panel per model then shows all its paths (which path is). Axes are shared, so panels compare.
-Each point is labelled with its setting (tolerance exponent, or rk4 step count with "s").
+Each point is labelled with its setting (tolerance exponent, or rk4 step count with "s"). A
+model's panel shades the errors below its float64 reference's own error: no point there is
+resolved, however low it lies.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ MARKERS = {"default": "o", "warm": "s", "direct": "^", "fixed": "D", "reference"
 CEILING = 10.0
 
 
-def plot_work_precision(rows: list[dict], cost: str, cost_label: str, path: Path) -> None:
+def plot_work_precision(rows: list[dict], references: list[dict], cost: str, cost_label: str, path: Path) -> None:
     """``cost`` is a row key, or ``nfe`` for NFE-F + NFE-B."""
+    floors = {reference["model"]: reference.get("grad_error", math.nan) for reference in references}
     models = list(dict.fromkeys(row["model"] for row in rows))
     paths = list(dict.fromkeys(row["path"] for row in rows))
     panels = 1 + len(models)
@@ -39,6 +42,8 @@ def plot_work_precision(rows: list[dict], cost: str, cost_label: str, path: Path
         for index, name in enumerate(paths):
             _line(axis, _points(rows, model, name, cost), f"C{index % 10}", MARKERS.get(name, "o"), name)
         axis.set_title(model, fontsize=9)
+        if _positive(floors.get(model)):
+            axis.axhspan(0, floors[model], color="0.85", zorder=0, label="below the reference's error")
     for axis in axes[panels:]:
         axis.set_visible(False)
     for axis in axes[:panels]:
