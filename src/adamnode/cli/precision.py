@@ -58,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"tighter tolerance whose solve estimates the reference's own error (default {CHECK_TOL:g})")
     add("--reference-adjoint", action="store_true",
         help="backprop the reference by the adjoint (no seminorm) instead of directly: memory that does not grow "
-             "with its steps, for networks whose tight direct solve does not fit")
+             "with its steps, for networks whose tight direct solve does not fit; far slower on ReLU fields")
     parser.add_argument("--out", metavar="DIR", default=None, help="output folder (default runs/precision-<task>)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the study in --out (only the files adamnode wrote there are removed)")
