@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 
 from ..files import write_text
-from .precision_plots import plot_work_precision
+from .precision_plots import plot_work_precision, resolution
 
 RECORD, TABLE_CSV, TABLE_MD = "precision.json", "precision.csv", "precision.md"
 FIGURES = {"precision_grad_vs_nfe.png": ("nfe", "NFE-F + NFE-B per training step"),
@@ -121,7 +121,7 @@ def _reference_table(references: list[dict]) -> str:
 
 def _cost_table(rows: list[dict], references: list[dict]) -> str:
     header = ["model", "path"] + [f"grad error ≤ {level:.0e}" for level in LEVELS]
-    own_error = {reference["model"]: reference.get("grad_error", math.nan) for reference in references}
+    own_error = resolution(references)
     body = []
     for model, path in dict.fromkeys((row["model"], row["path"]) for row in rows):
         mine = [row for row in rows if row["model"] == model and row["path"] == path and _ok(row)]

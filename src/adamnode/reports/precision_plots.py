@@ -24,9 +24,14 @@ MARKERS = {"default": "o", "warm": "s", "direct": "^", "fixed": "D", "reference"
 CEILING = 10.0
 
 
+def resolution(references: list[dict]) -> dict[str, float]:
+    """Each model's float64 reference's own gradient error: no smaller error measured against it is resolved."""
+    return {reference["model"]: reference.get("grad_error", math.nan) for reference in references}
+
+
 def plot_work_precision(rows: list[dict], references: list[dict], cost: str, cost_label: str, path: Path) -> None:
     """``cost`` is a row key, or ``nfe`` for NFE-F + NFE-B."""
-    floors = {reference["model"]: reference.get("grad_error", math.nan) for reference in references}
+    floors = resolution(references)
     models = list(dict.fromkeys(row["model"] for row in rows))
     paths = list(dict.fromkeys(row["path"] for row in rows))
     panels = 1 + len(models)
