@@ -1,21 +1,26 @@
 """The claims' verdict table from one or more MNIST comparison folders (their complete runs only).
 
     python docs/results/claims/collect.py runs/mnist-a runs/mnist-b > docs/results/claims/verdict.md
+    python docs/results/claims/collect.py --plots docs/results/claims/mnist runs/mnist-a runs/mnist-b
 
 C1 "AdamNODE reaches the lowest training loss": each model's final training loss (the mean over
 its last epoch's batches), mean and sample standard deviation over seeds, and a 95 % percentile
 bootstrap interval of AdamNODE's mean minus the best other model's. C2 "fewer evaluations":
 NFE-F and NFE-B per training batch, the same way. A verdict needs at least 3 seeds a model;
-fewer are tabulated and called "not established".
+fewer are tabulated and called "not established". ``--plots DIR`` also draws the complete runs'
+per-step curves (steps.csv: training loss over each logged window, NFE-F, NFE-B; mean over seeds with
+a band of one standard deviation) into DIR.
 """
 
 from __future__ import annotations
 
+import argparse
 import statistics
-import sys
 from collections import defaultdict
+from pathlib import Path
 
 from adamnode.reports import find_runs
+from adamnode.reports.plots import plot_curves
 from adamnode.reports.bootstrap import bootstrap_difference
 
 MIN_SEEDS = 3
@@ -24,18 +29,25 @@ COLUMNS = (("train_loss", "train loss", 4), ("test_metric", "test metric", 4), (
            ("nfe_backward", "NFE-B", 1))
 
 
-def main(folders: list[str]) -> None:
+#: (steps.csv column, axis label, log scale)
+CURVES = (("loss", "training loss (mean over each logged window)", True), ("nfe_forward", "NFE-F per batch", False),
+          ("nfe_backward", "NFE-B per batch", False))
+
+
+def main(folders: list[str], plots: Path | None) -> None:
     values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     seeds: dict[str, list[int]] = defaultdict(list)
-    for folder in folders:
-        for record in find_runs(folder):
-            if not record.complete:
-                continue
-            last = record.history[-1]
-            seeds[record.model].append(record.seed)
-            for key, _, _ in COLUMNS:
-                column = f"test_{record.metric}" if key == "test_metric" else key
-                values[record.model][key].append(float(last[column]))
+    complete = [record for folder in folders for record in find_runs(folder) if record.complete]
+    if plots is not None and complete:
+        plots.mkdir(parents=True, exist_ok=True)
+        for key, label, log in CURVES:
+            plot_curves(complete, key, label, plots / f"steps_{key}.png", log=log, along="step")
+    for record in complete:
+        last = record.history[-1]
+        seeds[record.model].append(record.seed)
+        for key, _, _ in COLUMNS:
+            column = f"test_{record.metric}" if key == "test_metric" else key
+            values[record.model][key].append(float(last[column]))
     if not values:
         print("No complete runs yet.")
         return
@@ -76,4 +88,8 @@ def verdict(values, key: str, label: str, claim: str) -> None:
           f"{statistics.fmean(others[best]):.4g}; difference 95 % interval [{low:.3g}, {high:.3g}]: {outcome}")
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folders", nargs="+", help="comparison folders")
+    parser.add_argument("--plots", type=Path, help="folder for the per-step curves")
+    arguments = parser.parse_args()
+    main(arguments.folders, arguments.plots)
