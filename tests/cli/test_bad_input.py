@@ -112,3 +112,44 @@ def test_no_download_fails_at_once_without_trying_the_network(capsys, tmp_path):
     status, line = fails(capsys, "train", "--task", "mnist", "--model", "node", "--data-dir", str(tmp_path),
                          "--no-download", "--out", str(tmp_path / "run"))
     assert status == 2 and "not found" in line and "not downloadable" not in line
+
+
+@pytest.mark.parametrize("argv", [
+    ("train", "--model", "node", "--out", ""), ("train", "--resume", ""), ("train", "--model", "node", "--config", ""),
+    ("compare", "--task", " "), ("report", ""), ("info", "--preset", ""), ("precision", "--out", ""),
+    ("stability", "--out", ""), ("train", "--model-option", ""),
+])
+def test_an_empty_value_is_refused_not_taken_for_the_default(capsys, tmp_path, monkeypatch, argv):
+    monkeypatch.chdir(tmp_path)  # an empty path would otherwise mean this folder
+    status, line = fails(capsys, *argv)
+    assert status == 2 and "must not be empty" in line
+    assert not any(tmp_path.iterdir())
+
+
+def test_an_empty_string_in_a_config_file_is_refused(capsys, tmp_path):
+    config = tmp_path / "run.toml"
+    config.write_text('model = "node"\nout = ""\n')
+    status, line = fails(capsys, "train", "--config", str(config))
+    assert status == 2 and "--out must be a non-empty string" in line
+
+
+def test_options_must_be_spelled_out(capsys):
+    status, line = fails(capsys, "train", "--model", "node", "--epoch", "1")
+    assert status == 2 and "unrecognized arguments: --epoch" in line
+    status, line = fails(capsys, "precision", "--tol", "1e-3")
+    assert status == 2 and "--tol" in line
+
+
+def test_seeds_beyond_32_bits_are_refused_before_any_training(capsys, tmp_path):
+    status, line = fails(capsys, "train", "--model", "node", *TINY, "--seed", str(2**32), "--out", str(tmp_path / "a"))
+    assert status == 2 and "--seed must be an integer from 0 to 4294967295" in line
+    status, line = fails(capsys, "compare", "--models", "node", *TINY, "--seed", str(2**32 - 1), "--seeds", "2",
+                         "--out", str(tmp_path / "b"))
+    assert status == 2 and "runs past the largest seed" in line
+    assert not any(tmp_path.iterdir())
+
+
+def test_an_output_folder_inside_a_file_is_refused(capsys, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    status, line = fails(capsys, "train", "--model", "node", *TINY, "--out", str(tmp_path / "afile" / "run"))
+    assert status == 2 and "which is a file" in line

@@ -54,9 +54,12 @@ def test_a_trained_run_can_be_measured_but_not_as_another_task(two_epoch_run, tm
     (("--tols", "1e-3,0"), "--tols must be positive numbers"),
     (("--tols=-1e-3",), "--tols must be positive numbers"),
     (("--fixed-steps", "two"), "--fixed-steps must be a comma-separated list"),
-    (("--batches", "0"), "--batches must be positive"),
+    (("--batches", "0"), "--batches must be a positive number"),
     (("--check-tol", "1e-8"), "--check-tol (1e-08) must be tighter than --reference-tol (1e-10)"),
     (("--from", "nowhere"), "is not a run or compare folder"),
+    (("--threads", "0"), "--threads must be a positive number"),
+    (("--reference-tol", "inf"), "--reference-tol must be a positive number"),
+    (("--seed", "-1"), "--seed must be an integer from 0 to"),
 ])
 def test_bad_input_is_one_line(capsys, tmp_path, argv, words):
     with pytest.raises(SystemExit) as stop:
@@ -64,6 +67,15 @@ def test_bad_input_is_one_line(capsys, tmp_path, argv, words):
     lines = capsys.readouterr().err.strip().splitlines()
     assert stop.value.code == 2 and len(lines) == 1 and words in lines[0], lines
     assert not (tmp_path / "never").exists()
+
+
+def test_a_damaged_comparison_given_to_from_is_one_line(tmp_path, capsys):
+    (tmp_path / "cmp").mkdir()
+    (tmp_path / "cmp" / "comparison.json").write_text('{"runs": "../elsewhere"}')
+    with pytest.raises(SystemExit) as stop:
+        main(["precision", "--from", str(tmp_path / "cmp"), "--out", str(tmp_path / "never")])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert stop.value.code == 2 and len(lines) == 1 and "is damaged or altered" in lines[0], lines
 
 
 def test_a_folder_adamnode_did_not_write_is_refused_before_any_work_and_left_alone(tmp_path, capsys):

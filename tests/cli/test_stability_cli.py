@@ -19,7 +19,8 @@ def test_writes_csv_table_and_figure(tmp_path, capsys, shared_datasets):
     status = run("--models", "hbnode,adamnode", "--inits", "2", "--horizon", "4", "--data-dir",
                  str(shared_datasets), "--out", str(out))
     assert status == 0
-    assert {path.name for path in out.iterdir()} == {"stability.csv", "stability.md", "stability.png"}
+    assert {path.name for path in out.iterdir()} == {"stability.csv", "stability.md", "stability.png",
+                                                   ".adamnode-files.json"}
     printed = capsys.readouterr().out
     assert "| hbnode |" in printed and "| adamnode |" in printed and "wrote " in printed
 
@@ -29,6 +30,7 @@ def test_writes_csv_table_and_figure(tmp_path, capsys, shared_datasets):
     (("--models", "hbnode,bogus"), "unknown model 'bogus'"),
     (("--inits", "0"), "inits must be a positive whole number"),
     (("--tol", "nan"), "tol must be a positive number"),
+    (("--seed", "-1"), "seed must be a non-negative whole number"),
 ])
 def test_bad_options_fail_in_one_line_before_reading_data(tmp_path, capsys, argv, message):
     status = run(*argv, "--data-dir", str(tmp_path), "--out", str(tmp_path))
@@ -42,3 +44,23 @@ def test_missing_data_fails_in_one_line(tmp_path, capsys):
     error = capsys.readouterr().err
     assert status != 0 and error.startswith("adamnode: error: ") and FILE_NAME in error
     assert error.count("\n") == 1
+
+
+def test_the_output_folder_is_refused_unless_adamnode_wrote_it_and_overwrite_keeps_the_users_files(
+        tmp_path, capsys, shared_datasets):
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "stability.md").write_text("my table")
+    argv = ("--models", "hbnode", "--inits", "1", "--horizon", "3", "--data-dir", str(shared_datasets))
+    assert run(*argv, "--out", str(theirs)) == 2
+    assert run(*argv, "--out", str(theirs), "--overwrite") == 2
+    assert (theirs / "stability.md").read_text() == "my table"
+    ours = tmp_path / "ours"
+    assert run(*argv, "--out", str(ours)) == 0
+    (ours / "notes.txt").write_text("keep me")
+    assert run(*argv, "--out", str(ours)) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "already exists" in error and "--overwrite" in error
+    assert run(*argv, "--out", str(ours), "--overwrite") == 0
+    assert (ours / "notes.txt").read_text() == "keep me"
+    assert (ours / "stability.png").is_file()

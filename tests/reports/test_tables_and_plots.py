@@ -12,6 +12,7 @@ from adamnode.cli import main
 from adamnode.reports import find_runs, render, summarize
 from adamnode.reports.table import to_csv, to_markdown
 from adamnode.files import write_json
+from adamnode.training.folders import read_manifest
 from adamnode.training.metrics import metric_columns, write_metrics
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -92,3 +93,25 @@ def test_report_on_a_folder_without_runs_is_a_one_line_error(tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         main(["report", str(tmp_path)])
     assert stop.value.code == 2 and "not a run or comparison folder" in capsys.readouterr().err
+
+
+def test_report_refuses_to_replace_files_adamnode_did_not_write(tmp_path, capsys):
+    write_run(tmp_path / "mine" / "a-seed0", "a", 0, [1.0], [1.0])
+    (tmp_path / "mine" / "results.md").write_text("my notes")
+    with pytest.raises(SystemExit) as stop:
+        main(["report", str(tmp_path / "mine")])
+    error = capsys.readouterr().err
+    assert stop.value.code == 2 and "results.md, which adamnode did not write" in error and error.count("\n") == 1
+    assert (tmp_path / "mine" / "results.md").read_text() == "my notes"
+    assert not (tmp_path / "mine" / "results.csv").exists()
+
+
+def test_report_records_every_file_it_draws_so_it_can_draw_them_again(tmp_path):
+    write_run(tmp_path / "a-seed0", "a", 0, [1.0], [1.0])
+    (tmp_path / "a-seed0" / "steps.csv").write_text("epoch,step,loss,nfe_forward,nfe_backward,seconds\n"
+                                                    "1,2,1.0,20.0,30.0,0.5\n1,4,0.5,20.0,30.0,1.0\n")
+    render(tmp_path)
+    drawn = {path.name for path in tmp_path.iterdir() if path.is_file() and not path.name.startswith(".")}
+    assert "train_loss_steps.png" in drawn
+    assert set(read_manifest(tmp_path)["files"]) == drawn
+    render(tmp_path)  # its own files are its to replace

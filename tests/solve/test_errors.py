@@ -128,4 +128,4 @@ def test_messages_name_the_keyword_and_the_flag():
     with pytest.raises(SolverError) as info:
         ODEBlock(HBNODE(lambda t, h: -400.0 * h, learn_gamma=False), t1=10.0, rtol=1e-9, atol=1e-9, max_steps=5,
                  adjoint_params=())(torch.ones(1, 2, 1))
-    assert "max_steps (--solver-max-steps)" in str(info.value)
+    assert "--solver-max-steps; SolverOptions' max_steps" in str(info.value)

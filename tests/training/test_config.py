@@ -65,7 +65,8 @@ def test_unknown_key_in_the_file_lists_the_valid_ones(layered, tmp_path):
     ("width = 1.5", "task setting 'width' must be an integer"),
     ('device = "tpu"', "unknown device 'tpu'"),
     ('method = "rk5"', "unknown method 'rk5'"),
-    ("seed = -1", "--seed must be a non-negative integer"),
+    ("seed = -1", "--seed must be an integer from 0 to 4294967295"),
+    ("seed = 4294967296", "--seed must be an integer from 0 to 4294967295"),
     ("lr_decay = 1.5", "--lr-decay must lie in (0, 1]"),
 ])
 def test_wrong_values_in_the_file_are_named(layered, tmp_path, text, expected):

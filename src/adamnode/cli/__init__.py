@@ -36,10 +36,37 @@ DEBUG_ENV = "ADAMNODE_DEBUG"
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports bad usage in one line, pointing at ``--help``."""
+    """argparse that reports bad usage in one line, pointing at ``--help``.
+
+    Option names must be spelled out: argparse's prefix matching would take ``--epoch`` for
+    ``--epochs`` here while a config file rejects the key, and a later option could change what a
+    prefix means.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, allow_abbrev=False, **kwargs)
 
     def error(self, message: str):
         fail(f"{message} (see {self.prog} --help)", USAGE_ERROR)
+
+
+class CommandParser(OneLineParser):
+    """A subcommand's parser: no text option or argument may be empty.
+
+    ``--out ""`` or ``--resume ""`` would otherwise read as "not given" (or as the current folder)
+    and silently do something else than asked.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.register("type", None, nonempty)
+
+
+def nonempty(value: str) -> str:
+    """argparse type of text options: the value as given, unless it is empty."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("must not be empty (an empty value does not stand for the default)")
+    return value
 
 
 def fail(message: str, status: int):
@@ -57,7 +84,7 @@ def build_parser(chosen: str | None) -> OneLineParser:
 
     parser = OneLineParser(prog="adamnode", description="Momentum and adaptive-moment neural ODEs: train, compare, report.")
     parser.add_argument("--version", action="version", version=f"adamnode {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
     subparsers.required = True
     for name in available_commands():
         sub = subparsers.add_parser(name, help=SUMMARIES.get(name, ""), description=SUMMARIES.get(name))

@@ -9,7 +9,7 @@ from ..reports import render
 from ..tasks import get_task
 from ..training import model_options
 from ..training.comparison import check_comparison, run_comparison, saved_comparison, start_comparison
-from ..training.config import load_config_file
+from ..training.config import MAX_SEED, load_config_file
 from ..training.distributed import on_main, process_group
 from ..training.errors import ConfigError, RunError
 from ..training.folders import check_output, writing
@@ -71,6 +71,9 @@ def _new_comparison(args: argparse.Namespace):
     model_options.resolve(base.model_options, models)
     if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
         raise ConfigError(f"--seeds must be a positive integer, got {seeds!r}")
+    if base.seed + seeds - 1 > MAX_SEED:
+        raise ConfigError(f"--seed {base.seed} with --seeds {seeds} runs past the largest seed, {MAX_SEED}; "
+                          "start lower or run fewer seeds")
     return base, models, list(range(base.seed, base.seed + seeds))
 
 

@@ -68,7 +68,9 @@ def add_training_options(parser: argparse.ArgumentParser, *, exclude: tuple[str,
             group.add_argument(flag(name), choices=DEVICES, default=argparse.SUPPRESS, help=_HELP[name])
         else:
             metavar = "DIR" if name in ("out", "data_dir") else _METAVARS[kind]
-            group.add_argument(flag(name), type=kind, metavar=metavar, default=argparse.SUPPRESS, help=_HELP[name])
+            # str options take the parser's own text type, which refuses empty values
+            group.add_argument(flag(name), type=None if kind is str else kind, metavar=metavar,
+                               default=argparse.SUPPRESS, help=_HELP[name])
     control = parser.add_argument_group("run control")
     control.add_argument("--config", metavar="FILE.toml", default=argparse.SUPPRESS,
                          help="TOML file with settings (below explicit options, above presets)")

@@ -14,10 +14,10 @@ from ..experiments.precision_study import fixed_batches, pretrain, run_study
 from ..reports.precision import PRECISION_FILES, RECORD, is_precision_folder, read_precision, write_precision
 from ..tasks import DEFAULT_TASK, get_task
 from ..training.checkpoint import CHECKPOINT_FILE, load_checkpoint
-from ..training.config import config_from_settings, resolve_config
+from ..training.comparison import read_comparison, read_record
+from ..training.config import MAX_SEED, config_from_settings, resolve_config
 from ..training.errors import ConfigError
 from ..training.folders import check_output, replace_output, writing
-from ..files import read_json
 from ..training.run import COMPARISON_FILE, CONFIG_FILE
 from ..training.runtime import describe_device, resolve_device
 
@@ -146,9 +146,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _checked_variants(study: dict, paths: list[str]) -> list:
-    for name in ("batches", "repeats", "reference_tol", "check_tol"):
-        if not study[name] > 0:
-            raise ConfigError(f"{_flag(name)} must be positive, got {study[name]}")
+    for name in ("batches", "repeats", "reference_tol", "check_tol", "threads"):
+        if study[name] is not None and not (math.isfinite(study[name]) and study[name] > 0):
+            raise ConfigError(f"{_flag(name)} must be a positive number, got {study[name]}")
+    if not 0 <= study["seed"] <= MAX_SEED:
+        raise ConfigError(f"--seed must be an integer from 0 to {MAX_SEED}, got {study['seed']}")
     if study["pretrain_steps"] < 0 or (study["batch_size"] is not None and study["batch_size"] < 1):
         raise ConfigError("--pretrain-steps must be at least 0 and --batch-size at least 1")
     if not study["check_tol"] < study["reference_tol"]:
@@ -192,7 +194,7 @@ def _unfinished_study(args: argparse.Namespace) -> dict:
 def _saved_runs(folder: Path) -> dict[str, tuple[dict, dict]]:
     """model -> (settings, trained weights) of the run in ``folder``, or of each model's first run of a comparison."""
     if (folder / COMPARISON_FILE).is_file():
-        runs = [folder / name for name in read_json(folder / COMPARISON_FILE)["runs"]]
+        runs = [folder / name for name in read_comparison(folder)["runs"]]
     elif (folder / CONFIG_FILE).is_file():
         runs = [folder]
     else:
@@ -201,7 +203,7 @@ def _saved_runs(folder: Path) -> dict[str, tuple[dict, dict]]:
     for run_dir in runs:
         if not (run_dir / CHECKPOINT_FILE).is_file():
             continue
-        settings = read_json(run_dir / CONFIG_FILE)["settings"]
+        settings = read_record(run_dir / CONFIG_FILE, ("settings",))["settings"]
         saved.setdefault(settings["model"], (settings, load_checkpoint(run_dir / CHECKPOINT_FILE)["model"]))
     if not saved:
         raise ConfigError(f"--from {folder} holds no trained checkpoint ({CHECKPOINT_FILE})")

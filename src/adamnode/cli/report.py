@@ -6,9 +6,9 @@ import argparse
 from pathlib import Path
 
 from ..reports import render
-from ..reports.precision import is_precision_folder, render_precision
+from ..reports.precision import DRAWN, is_precision_folder, render_precision
 from ..training.errors import ConfigError
-from ..training.folders import folder_lock
+from ..training.folders import claim, folder_lock
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,6 +23,7 @@ def run(args: argparse.Namespace) -> int:
                           "adamnode train, compare or precision")
     with folder_lock(folder):  # no train, compare or other report writes there meanwhile
         if is_precision_folder(folder):
+            claim(folder, DRAWN)
             print(render_precision(folder), end="")
             print(f"\nprecision.csv, precision.md and the work-precision PNGs are in {folder}")
             return 0

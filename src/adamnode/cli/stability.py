@@ -9,8 +9,9 @@ import torch
 
 from ..data.silverbox import read_silverbox
 from ..experiments import stability
-from ..experiments.stability_report import write_outputs
+from ..experiments.stability_report import OUTPUT_FILES, write_outputs
 from ..models.family import MODEL_NAMES
+from ..training.folders import check_output, replace_output, writing
 
 DEFAULT_OUT = "runs/stability"
 
@@ -42,6 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fail instead of downloading the official file when it is missing")
     parser.add_argument("--out", default=DEFAULT_OUT,
                         help="folder for stability.csv, stability.md and stability.png (default: %(default)s)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the test's files in --out (only the files adamnode wrote there are removed)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,12 +52,18 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(1)
     models = [name for entry in args.models for name in entry.split(",") if name]
     # Bad options fail before the data is read.
-    stability.check_settings(models, args.inits, args.horizon, args.tol, args.hidden, args.solver_max_steps)
+    stability.check_settings(models, args.inits, args.horizon, args.tol, args.hidden, args.solver_max_steps,
+                             seed=args.seed)
+    out = Path(args.out)
+    check_output(out, args.overwrite, resumable=False)
     record = read_silverbox(args.data_dir, download_missing=not args.no_download)
     u, y = stability.prepare_recording(record.v1, record.v2)
     result = stability.run_stability(u, y, models, inits=args.inits, horizon=args.horizon, tol=args.tol,
                                      seed=args.seed, hidden=args.hidden, solver_max_steps=args.solver_max_steps)
-    paths = write_outputs(result, Path(args.out))
+    with writing(out, create=True) as created:
+        check_output(out, args.overwrite, resumable=False)  # again, now that we hold the folder
+        replace_output(out, OUTPUT_FILES, created=created)
+        paths = write_outputs(result, out)
     print(paths[1].read_text(), end="")
     print("wrote " + ", ".join(str(path) for path in paths))
     return 0

@@ -108,9 +108,11 @@ def check_horizon(horizon: int, samples: int) -> None:
 
 
 def check_settings(models, inits: int, horizon: int, tol: float, hidden: int, solver_max_steps: int,
-                   samples: int = FIRST_SAMPLES) -> list[str]:
+                   samples: int = FIRST_SAMPLES, seed: int = DEFAULT_SEED) -> list[str]:
     """The canonical model names; ``ValueError`` naming the first bad setting."""
     check_horizon(horizon, samples)
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative whole number, got {seed!r}")
     for name, value in (("inits", inits), ("hidden", hidden), ("solver_max_steps", solver_max_steps)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive whole number, got {value!r}")
@@ -154,7 +156,7 @@ def run_stability(u: np.ndarray, y: np.ndarray, models, inits: int = DEFAULT_INI
                   horizon: int = DEFAULT_HORIZON, tol: float = DEFAULT_TOL, seed: int = DEFAULT_SEED,
                   hidden: int = DEFAULT_HIDDEN, solver_max_steps: int = DEFAULT_SOLVER_MAX_STEPS) -> StabilityResult:
     """Integrate every model ``inits`` times from ``t = 0`` to ``horizon`` under the input ``u``."""
-    models = check_settings(models, inits, horizon, tol, hidden, solver_max_steps, len(u))
+    models = check_settings(models, inits, horizon, tol, hidden, solver_max_steps, len(u), seed)
     samples = torch.as_tensor(np.asarray(u[: horizon + 1]), dtype=torch.float64).view(1, -1, 1)
     curves = [_model_curves(model, samples, float(y[0]), inits, horizon, tol, seed, hidden, solver_max_steps)
               for model in models]

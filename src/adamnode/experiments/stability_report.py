@@ -13,6 +13,7 @@ from ..files import atomic_write, write_text
 from .stability import ModelCurves, StabilityResult
 
 CSV_NAME, TABLE_NAME, FIGURE_NAME = "stability.csv", "stability.md", "stability.png"
+OUTPUT_FILES = (CSV_NAME, TABLE_NAME, FIGURE_NAME)
 RECORDED = "recorded_output"
 #: Upper end of the figure's log10 axis, so that a curve running to 10^150 does not flatten the rest.
 PLOT_CEILING = 30.0
@@ -20,7 +21,7 @@ PLOT_CEILING = 30.0
 
 def write_outputs(result: StabilityResult, out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / CSV_NAME, out_dir / TABLE_NAME, out_dir / FIGURE_NAME]
+    paths = [out_dir / name for name in OUTPUT_FILES]
     write_csv(result, paths[0])
     write_text(paths[1], table(result))
     write_figure(result, paths[2])

@@ -18,8 +18,10 @@ from .precision_plots import plot_work_precision, resolution
 RECORD, TABLE_CSV, TABLE_MD = "precision.json", "precision.csv", "precision.md"
 FIGURES = {"precision_grad_vs_nfe.png": ("nfe", "NFE-F + NFE-B per training step"),
            "precision_grad_vs_time.png": ("ms_per_step", "ms per training step (median)")}
+#: What ``render_precision`` draws from the record.
+DRAWN = (TABLE_CSV, TABLE_MD, *FIGURES)
 #: Every file a precision folder gets (its manifest records them before they are written).
-PRECISION_FILES = (RECORD, TABLE_CSV, TABLE_MD, *FIGURES)
+PRECISION_FILES = (RECORD, *DRAWN)
 COLUMNS = ("model", "path", "tol", "steps", "nfe_forward", "nfe_backward", "ms_per_step", "peak_memory_mb",
            "output_error", "loss_error", "grad_error", "grad_cosine", "field_grad_error", "field_grad_cosine", "status")
 #: Gradient errors at which the cost table asks what reaching them takes.

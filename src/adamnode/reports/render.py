@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..files import write_text
-from ..training.folders import record
+from ..training.folders import claim
 from .plots import plot_curves
 from .records import RunRecord, find_runs
 from .table import summarize, to_csv, to_markdown
@@ -19,8 +19,9 @@ def render(path: Path) -> str:
     path = Path(path)
     records = find_runs(path)
     metric, extra = records[0].metric, records[0].extra_metrics
+    stepped = any(record.steps for record in records)
     # Recorded before they are written: --overwrite may remove them, and only them.
-    record(path, [RESULTS_CSV, RESULTS_MD, *plot_names(metric, extra)])
+    claim(path, [RESULTS_CSV, RESULTS_MD, *plot_names(metric, extra, stepped)])
     rows = summarize(records)
     table = to_markdown(rows, metric, extra)
     write_text(path / RESULTS_CSV, to_csv(rows, metric, extra))
@@ -29,26 +30,26 @@ def render(path: Path) -> str:
     return table
 
 
-def _figures(metric: str, extra: tuple[str, ...] = ()) -> list[tuple[str, str, bool]]:
-    return [("train_loss", "training loss", True), ("nfe_forward", "NFE-F per batch", False),
-            ("nfe_backward", "NFE-B per batch", False), (f"test_{metric}", f"test {metric}", False),
-            *((f"test_{name}", f"test {name}", False) for name in extra)]
+#: The per-step curve, drawn where the runs logged steps (``--log-every``).
+STEP_FIGURE = ("loss", "training loss (mean over each logged window)", True, "train_loss_steps.png")
 
 
-def plot_names(metric: str, extra: tuple[str, ...] = ()) -> list[str]:
-    return [f"{key}.png" for key, _, _ in _figures(metric, extra)]
+def _figures(metric: str, extra: tuple[str, ...] = (), stepped: bool = False) -> list[tuple[str, str, bool, str]]:
+    """(column, axis label, log scale, file name) of each plot."""
+    per_epoch = [("train_loss", "training loss", True), ("nfe_forward", "NFE-F per batch", False),
+                 ("nfe_backward", "NFE-B per batch", False), (f"test_{metric}", f"test {metric}", False),
+                 *((f"test_{name}", f"test {name}", False) for name in extra)]
+    return [(key, label, log, f"{key}.png") for key, label, log in per_epoch] + ([STEP_FIGURE] if stepped else [])
+
+
+def plot_names(metric: str, extra: tuple[str, ...] = (), stepped: bool = False) -> list[str]:
+    return [name for _, _, _, name in _figures(metric, extra, stepped)]
 
 
 def draw_plots(records: list[RunRecord], folder: Path, metric: str, extra: tuple[str, ...] = ()) -> list[str]:
     names = []
-    for key, label, log in _figures(metric, extra):
-        name = f"{key}.png"
-        plot_curves(records, key, label, folder / name, log=log)
-        names.append(name)
-    if any(record.steps for record in records):
-        name = "train_loss_steps.png"
-        plot_curves(records, "loss", "training loss (mean over each logged window)", folder / name, log=True,
-                    along="step")
+    for key, label, log, name in _figures(metric, extra, any(record.steps for record in records)):
+        plot_curves(records, key, label, folder / name, log=log, along="step" if name == STEP_FIGURE[3] else "epoch")
         names.append(name)
     return names
 

@@ -20,9 +20,9 @@ class FailureKind(enum.Enum):
 #: What a user can change, per kind: the keyword of ``ODEBlock``/``SolverOptions`` and the flag of
 #: ``adamnode train``/``compare``.
 REMEDIES = {
-    FailureKind.MAX_STEPS: "raise max_steps (--solver-max-steps) or loosen rtol/atol (--tol); if the steps keep "
-                           "shrinking, the dynamics are stiff: lower the learning rate (--lr) or clip gradients "
-                           "(--grad-clip)",
+    FailureKind.MAX_STEPS: "raise the step budget (--solver-max-steps; SolverOptions' max_steps) or loosen "
+                           "rtol/atol (--tol); if the steps keep shrinking, the dynamics are stiff: lower the "
+                           "learning rate (--lr) or clip gradients (--grad-clip)",
     FailureKind.NON_FINITE_FIELD: "the vector field returned NaN or Inf: lower the learning rate (--lr), clip "
                                   "gradients (--grad-clip) or check the data for outliers",
     FailureKind.NON_FINITE_SOLUTION: "the state overflowed: loosen rtol/atol (--tol) only if the dynamics are tame; "
@@ -32,7 +32,7 @@ REMEDIES = {
     FailureKind.STEP_UNDERFLOW: "the dynamics are too stiff for this tolerance: loosen rtol/atol (--tol), lower the "
                                 "learning rate (--lr) or clip gradients (--grad-clip)",
     FailureKind.SOLVER_STOPPED: "loosen rtol/atol (--tol), lower the learning rate (--lr) or clip gradients "
-                                "(--grad-clip), or raise max_steps (--solver-max-steps)",
+                                "(--grad-clip), or raise the step budget (--solver-max-steps; SolverOptions' max_steps)",
 }
 
 

@@ -80,7 +80,8 @@ class SolverOptions:
                 raise ValueError(f"{name} must be non-negative (--{name}), got {value}")
             object.__setattr__(self, name, value)
         if isinstance(self.max_steps, bool) or not isinstance(self.max_steps, int) or self.max_steps < 1:
-            raise ValueError(f"max_steps must be a positive int (--solver-max-steps), got {self.max_steps!r}")
+            raise ValueError(f"the step budget (--solver-max-steps; max_steps) must be a positive int, "
+                             f"got {self.max_steps!r}")
         if self.adaptive:
             if self.step_size is not None:
                 raise ValueError(f"step_size is for fixed-step methods (--step-size); {self.method} adapts its "
@@ -110,7 +111,7 @@ class SolverOptions:
         if not self.adaptive and self.fixed_step_count(t0, t1) > self.max_steps:
             raise ValueError(f"step_size={self.step_size:g} needs {self.fixed_step_count(t0, t1):,} steps over "
                              f"[{t0:g}, {t1:g}], more than max_steps={self.max_steps}; raise step_size "
-                             "(--step-size) or max_steps (--solver-max-steps)")
+                             "(--step-size) or the step budget (--solver-max-steps; max_steps)")
 
     @property
     def regularised(self) -> bool:

@@ -29,6 +29,8 @@ else:
     import tomli as tomllib
 
 DEVICES = ("auto", "cpu", "cuda")
+#: numpy's seeds are 32-bit.
+MAX_SEED = 2**32 - 1
 _SOLVER_DEFAULTS = SolverOptions()
 
 
@@ -240,12 +242,12 @@ def _coerce(name: str, value: Any, kind: Any) -> Any:
     elif base is dict:
         if isinstance(value, dict):
             return dict(value)
-    elif isinstance(value, str):
+    elif isinstance(value, str) and value.strip():
         return value
     raise ConfigError(f"{flag(name)} must be {_TYPE_WORDS[base]}, got {value!r}")
 
 
-_TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string",
+_TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a finite number", str: "a non-empty string",
                dict: "a table of KEY = VALUE"}
 # The solver settings (tol, step_size, solver_max_steps) are checked once, by SolverOptions.
 _POSITIVE = ("epochs", "batch_size", "lr", "threads", "train_subset", "test_subset", "max_steps", "grad_clip",
@@ -257,8 +259,8 @@ def _check_ranges(config: TrainConfig) -> None:
         value = getattr(config, name)
         if value is not None and not value > 0:
             raise ConfigError(f"{flag(name)} must be positive, got {value}")
-    if config.seed < 0:
-        raise ConfigError(f"--seed must be a non-negative integer, got {config.seed}")
+    if not 0 <= config.seed <= MAX_SEED:
+        raise ConfigError(f"--seed must be an integer from 0 to {MAX_SEED}, got {config.seed}")
     if config.device not in DEVICES:
         raise ConfigError(f"unknown device {config.device!r}; choose from {', '.join(DEVICES)}")
     if not 0 < config.lr_decay <= 1:

@@ -7,7 +7,8 @@ name is recorded *before* its file is first written, so a kill -9 can leave a re
 missing, never an unrecorded one. ``--overwrite`` removes exactly what the manifests record (and
 the temporary files of their atomic writes), then the folders adamnode created if that leaves
 them empty: a user's own files in the folder survive, and a folder without a manifest is not
-touched at all. It refuses the current folder, the home folder and every folder above the
+touched at all. Nor is a file written over that exists unrecorded (``claim``): re-rendering a
+report into a folder where the user keeps a ``results.md`` of their own is refused. It refuses the current folder, the home folder and every folder above the
 current one, whatever they hold.
 
 **One writer.** ``folder_lock`` takes an exclusive ``flock`` on ``.adamnode.lock`` in the folder
@@ -98,6 +99,19 @@ def record(folder: Path, files: Iterable[str] = (), folders: Iterable[str] = (),
         write_json(folder / MANIFEST_FILE, manifest)
 
 
+def claim(folder: Path, files: Iterable[str]) -> None:
+    """Record ``files`` in ``folder``'s manifest before they are (re)written; ``ConfigError`` if one of
+    them exists and adamnode did not write it (``adamnode report`` into a folder the user added to)."""
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    owned = set(manifest["files"]) if manifest else set()
+    foreign = [name for name in files if name not in owned and ((folder / name).exists() or (folder / name).is_symlink())]
+    if foreign:
+        raise ConfigError(f"{folder} holds {', '.join(foreign)}, which adamnode did not write and would replace; "
+                          "move them out of the folder first")
+    record(folder, files)
+
+
 # --- replacing a folder's content ----------------------------------------------------------------
 
 def check_output(path: Path, overwrite: bool, resumable: bool = True) -> None:
@@ -108,6 +122,9 @@ def check_output(path: Path, overwrite: bool, resumable: bool = True) -> None:
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise ConfigError(f"--out {path} is a file; give a folder path")
+    blocked = next((parent for parent in path.parents if parent.exists() and not parent.is_dir()), None)
+    if blocked is not None:
+        raise ConfigError(f"--out {path} lies inside {blocked}, which is a file; give a folder path")
     if overwrite:
         _refuse_protected(path)
     if not path.is_dir() or not _holds_anything(path):
