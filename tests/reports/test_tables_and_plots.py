@@ -115,3 +115,13 @@ def test_report_records_every_file_it_draws_so_it_can_draw_them_again(tmp_path):
     assert "train_loss_steps.png" in drawn
     assert set(read_manifest(tmp_path)["files"]) == drawn
     render(tmp_path)  # its own files are its to replace
+
+
+def test_a_metrics_file_without_the_columns_a_table_needs_is_damaged(tmp_path, capsys):
+    write_run(tmp_path / "a-seed0", "a", 0, [1.0], [1.0])
+    metrics = tmp_path / "a-seed0" / "metrics.csv"
+    metrics.write_text(metrics.read_text().replace("train_loss", "trainloss", 1))
+    with pytest.raises(SystemExit) as stop:
+        main(["report", str(tmp_path)])
+    error = capsys.readouterr().err
+    assert stop.value.code == 2 and "metrics.csv: no column train_loss" in error and error.count("\n") == 1

@@ -49,6 +49,10 @@ def load_run(path: Path) -> RunRecord:
         if problem:
             raise ValueError(f"{path / CONFIG_FILE}: {problem}")
         history = read_metrics(path / METRICS_FILE) if (path / METRICS_FILE).exists() else []
+        required = ("epoch", "train_loss", "nfe_forward", "nfe_backward", f"test_{description['metric']}")
+        lacking = [key for key in required if history and key not in history[0]]
+        if lacking:
+            raise ValueError(f"{path / METRICS_FILE}: no column {', '.join(lacking)}")
         summary = read_json(path / SUMMARY_FILE) if (path / SUMMARY_FILE).exists() else None
         if summary is not None and not (isinstance(summary, dict) and isinstance(summary.get("status"), str)):
             raise ValueError(f"{path / SUMMARY_FILE}: not a summary with a status")

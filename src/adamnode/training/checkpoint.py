@@ -63,9 +63,11 @@ def load_checkpoint(path: Path) -> dict:
         # weights_only: a checkpoint is data; loading one must never run code from the file.
         payload = torch.load(io.BytesIO(body), map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for truncated or foreign files
-        reason = " ".join(str(error).split())[:120]
+        text = " ".join(str(error).split())
+        reason = text if len(text) <= 120 else text[:120].rsplit(" ", 1)[0] + " ..."
         raise CheckpointError(f"{path} is corrupt or not a checkpoint ({type(error).__name__}: {reason}); "
-                              "restore it from a backup or start the run again with --overwrite") from None
+                              "restore it from a backup, or start the run again: with --overwrite where adamnode "
+                              "wrote the folder, else with another --out") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an adamnode checkpoint; point --resume at a run directory written by adamnode")
     version = payload.get("version")
