@@ -17,7 +17,7 @@ def test_a_spheres_subset_larger_than_the_data_is_an_error(tmp_path):
 
 
 def test_wrong_toml_types_and_duplicate_keys_are_one_line_errors(tmp_path):
-    cases = {"preset = ['tiny']\n": "must be a string", "epochs = 'ten'\n": "must be an integer",
+    cases = {"preset = ['tiny']\n": "must be a non-empty string", "epochs = 'ten'\n": "must be an integer",
              "batch-size = 16\nbatch_size = 32\n": "batch_size twice"}
     for number, (text, expected) in enumerate(cases.items()):
         config = tmp_path / f"c{number}.toml"
