@@ -60,6 +60,8 @@ def test_unknown_key_in_the_file_lists_the_valid_ones(layered, tmp_path):
 
 @pytest.mark.parametrize("text, expected", [
     ('lr = "fast"', "--lr must be a finite number"),
+    ("lr = 1e300", "--lr must be a finite number within float32's range"),
+    ("kinetic = 1e39", "--kinetic must be a finite number within float32's range"),
     ("epochs = true", "--epochs must be an integer"),
     ("epochs = 2.5", "--epochs must be an integer"),
     ("width = 1.5", "task setting 'width' must be an integer"),

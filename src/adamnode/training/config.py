@@ -31,6 +31,8 @@ else:
 DEVICES = ("auto", "cpu", "cuda")
 #: numpy's seeds are 32-bit.
 MAX_SEED = 2**32 - 1
+#: Training runs in float32: a larger setting (``--lr 1e300``) would overflow inside torch.
+FLOAT32_MAX = 3.4028234663852886e38
 _SOLVER_DEFAULTS = SolverOptions()
 
 
@@ -237,7 +239,7 @@ def _coerce(name: str, value: Any, kind: Any) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
     elif base is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) <= FLOAT32_MAX:
             return float(value)
     elif base is dict:
         if isinstance(value, dict):
@@ -247,7 +249,7 @@ def _coerce(name: str, value: Any, kind: Any) -> Any:
     raise ConfigError(f"{flag(name)} must be {_TYPE_WORDS[base]}, got {value!r}")
 
 
-_TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a finite number", str: "a non-empty string",
+_TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a finite number within float32's range", str: "a non-empty string",
                dict: "a table of KEY = VALUE"}
 # The solver settings (tol, step_size, solver_max_steps) are checked once, by SolverOptions.
 _POSITIVE = ("epochs", "batch_size", "lr", "threads", "train_subset", "test_subset", "max_steps", "grad_clip",
