@@ -6,7 +6,8 @@
 C1 "AdamNODE reaches the lowest training loss": each model's final training loss (the mean over
 its last epoch's batches), mean and sample standard deviation over seeds, and a 95 % percentile
 bootstrap interval of AdamNODE's mean minus the best other model's. C2 "fewer evaluations":
-NFE-F and NFE-B per training batch, the same way. A verdict needs at least 3 seeds a model;
+NFE-F and NFE-B per training batch, the same way. Where the runs logged steps (steps.csv), C1 is
+also judged on the loss over the last LATE_STEPS steps. A verdict needs at least 3 seeds a model;
 fewer are tabulated and called "not established". ``--plots DIR`` also draws the complete runs'
 per-step curves (steps.csv: training loss over each logged window, NFE-F, NFE-B; mean over seeds with
 a band of one standard deviation) into DIR.
@@ -29,6 +30,11 @@ COLUMNS = (("train_loss", "train loss", 4), ("test_metric", "test metric", 4), (
            ("nfe_backward", "NFE-B", 1))
 
 
+#: With steps.csv: the loss late in training (the mean of the logged windows over the last
+#: LATE_STEPS steps) beside the epoch's mean, which with one epoch weighs the early, fast fall as
+#: much as where training got to.
+LATE_STEPS = 50
+LATE_COLUMN = ("late_loss", f"loss, last {LATE_STEPS} steps", 4)
 #: (steps.csv column, axis label, log scale)
 CURVES = (("loss", "training loss (mean over each logged window)", True), ("nfe_forward", "NFE-F per batch", False),
           ("nfe_backward", "NFE-B per batch", False))
@@ -48,22 +54,29 @@ def main(folders: list[str], plots: Path | None) -> None:
         for key, _, _ in COLUMNS:
             column = f"test_{record.metric}" if key == "test_metric" else key
             values[record.model][key].append(float(last[column]))
+        if record.steps:
+            end = max(row["step"] for row in record.steps)
+            values[record.model]["late_loss"].append(
+                statistics.fmean(row["loss"] for row in record.steps if row["step"] > end - LATE_STEPS))
     if not values:
         print("No complete runs yet.")
         return
-    print("| model | seeds | " + " | ".join(label for _, label, _ in COLUMNS) + " |")
-    print("|---" * (2 + len(COLUMNS)) + "|")
-    for model, columns in values.items():
+    columns = COLUMNS + ((LATE_COLUMN,) if any("late_loss" in kept for kept in values.values()) else ())
+    print("| model | seeds | " + " | ".join(label for _, label, _ in columns) + " |")
+    print("|---" * (2 + len(columns)) + "|")
+    for model, kept in values.items():
         cells = []
-        for key, _, digits in COLUMNS:
-            data = columns[key]
+        for key, _, digits in columns:
+            data = kept.get(key, [])
             spread = f" ± {statistics.stdev(data):.{digits}f}" if len(data) > 1 else ""
-            cells.append(f"{statistics.fmean(data):.{digits}f}{spread}")
+            cells.append(f"{statistics.fmean(data):.{digits}f}{spread}" if data else "—")
         print(f"| {model} | {', '.join(map(str, sorted(seeds[model])))} | " + " | ".join(cells) + " |")
     print()
-    for key, label, claim in (("train_loss", "training loss", "C1"), ("nfe_forward", "NFE-F", "C2"),
-                              ("nfe_backward", "NFE-B", "C2")):
-        verdict(values, key, label, claim)
+    claims = (("train_loss", "training loss", "C1"), ("nfe_forward", "NFE-F", "C2"), ("nfe_backward", "NFE-B", "C2"))
+    if len(columns) > len(COLUMNS):
+        claims += (("late_loss", f"training loss over the last {LATE_STEPS} steps", "C1"),)
+    for key, label, claim in claims:
+        verdict({model: kept for model, kept in values.items() if key in kept}, key, label, claim)
 
 
 def verdict(values, key: str, label: str, claim: str) -> None:
