@@ -15,7 +15,7 @@ from ..reports.precision import PRECISION_FILES, RECORD, is_precision_folder, re
 from ..tasks import DEFAULT_TASK, get_task
 from ..training.checkpoint import CHECKPOINT_FILE, load_checkpoint
 from ..training.comparison import read_comparison, read_record
-from ..training.config import MAX_SEED, config_from_settings, resolve_config
+from ..training.config import check_seed, config_from_settings, resolve_config
 from ..training.errors import ConfigError
 from ..training.folders import check_output, replace_output, writing
 from ..training.run import COMPARISON_FILE, CONFIG_FILE
@@ -149,8 +149,7 @@ def _checked_variants(study: dict, paths: list[str]) -> list:
     for name in ("batches", "repeats", "reference_tol", "check_tol", "threads"):
         if study[name] is not None and not (math.isfinite(study[name]) and study[name] > 0):
             raise ConfigError(f"{_flag(name)} must be a positive number, got {study[name]}")
-    if not 0 <= study["seed"] <= MAX_SEED:
-        raise ConfigError(f"--seed must be an integer from 0 to {MAX_SEED}, got {study['seed']}")
+    check_seed(study["seed"])
     if study["pretrain_steps"] < 0 or (study["batch_size"] is not None and study["batch_size"] < 1):
         raise ConfigError("--pretrain-steps must be at least 0 and --batch-size at least 1")
     if not study["check_tol"] < study["reference_tol"]:

@@ -249,11 +249,16 @@ def _coerce(name: str, value: Any, kind: Any) -> Any:
     raise ConfigError(f"{flag(name)} must be {_TYPE_WORDS[base]}, got {value!r}")
 
 
-_TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a finite number within float32's range", str: "a non-empty string",
-               dict: "a table of KEY = VALUE"}
+_TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a finite number within float32's range",
+               str: "a non-empty string", dict: "a table of KEY = VALUE"}
 # The solver settings (tol, step_size, solver_max_steps) are checked once, by SolverOptions.
 _POSITIVE = ("epochs", "batch_size", "lr", "threads", "train_subset", "test_subset", "max_steps", "grad_clip",
              "lr_decay_every", "log_every", "checkpoint_minutes")
+
+
+def check_seed(seed: int) -> None:
+    if not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"--seed must be an integer from 0 to {MAX_SEED}, got {seed}")
 
 
 def _check_ranges(config: TrainConfig) -> None:
@@ -261,8 +266,7 @@ def _check_ranges(config: TrainConfig) -> None:
         value = getattr(config, name)
         if value is not None and not value > 0:
             raise ConfigError(f"{flag(name)} must be positive, got {value}")
-    if not 0 <= config.seed <= MAX_SEED:
-        raise ConfigError(f"--seed must be an integer from 0 to {MAX_SEED}, got {config.seed}")
+    check_seed(config.seed)
     if config.device not in DEVICES:
         raise ConfigError(f"unknown device {config.device!r}; choose from {', '.join(DEVICES)}")
     if not 0 < config.lr_decay <= 1:

@@ -8,8 +8,9 @@ missing, never an unrecorded one. ``--overwrite`` removes exactly what the manif
 the temporary files of their atomic writes), then the folders adamnode created if that leaves
 them empty: a user's own files in the folder survive, and a folder without a manifest is not
 touched at all. Nor is a file written over that exists unrecorded (``claim``): re-rendering a
-report into a folder where the user keeps a ``results.md`` of their own is refused. It refuses the current folder, the home folder and every folder above the
-current one, whatever they hold.
+report into a folder where the user keeps a ``results.md`` of their own is refused.
+``--overwrite`` refuses the current folder, the home folder and every folder above the current
+one, whatever they hold.
 
 **One writer.** ``folder_lock`` takes an exclusive ``flock`` on ``.adamnode.lock`` in the folder
 for as long as a command writes there. The lock belongs to the open file, so it dies with its
@@ -105,7 +106,8 @@ def claim(folder: Path, files: Iterable[str]) -> None:
     folder = Path(folder)
     manifest = read_manifest(folder)
     owned = set(manifest["files"]) if manifest else set()
-    foreign = [name for name in files if name not in owned and ((folder / name).exists() or (folder / name).is_symlink())]
+    foreign = [name for name in files
+               if name not in owned and ((folder / name).exists() or (folder / name).is_symlink())]
     if foreign:
         raise ConfigError(f"{folder} holds {', '.join(foreign)}, which adamnode did not write and would replace; "
                           "move them out of the folder first")
