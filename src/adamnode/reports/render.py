@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 from ..files import write_text
 from ..training.folders import claim
@@ -19,39 +20,37 @@ def render(path: Path) -> str:
     path = Path(path)
     records = find_runs(path)
     metric, extra = records[0].metric, records[0].extra_metrics
-    stepped = any(record.steps for record in records)
+    figures = _figures(metric, extra, stepped=any(record.steps for record in records))
     # Recorded before they are written: --overwrite may remove them, and only them.
-    claim(path, [RESULTS_CSV, RESULTS_MD, *plot_names(metric, extra, stepped)])
+    claim(path, [RESULTS_CSV, RESULTS_MD, *(figure.name for figure in figures)])
     rows = summarize(records)
     table = to_markdown(rows, metric, extra)
     write_text(path / RESULTS_CSV, to_csv(rows, metric, extra))
-    plots = draw_plots(records, path, metric, extra)
-    write_text(path / RESULTS_MD, _markdown_page(records, table, plots))
+    for figure in figures:
+        plot_curves(records, figure.column, figure.label, path / figure.name, log=figure.log, along=figure.along)
+    write_text(path / RESULTS_MD, _markdown_page(records, table, [figure.name for figure in figures]))
     return table
 
 
-#: The per-step curve, drawn where the runs logged steps (``--log-every``).
-STEP_FIGURE = ("loss", "training loss (mean over each logged window)", True, "train_loss_steps.png")
+class Figure(NamedTuple):
+    column: str
+    label: str
+    log: bool
+    name: str
+    along: str = "epoch"
 
 
-def _figures(metric: str, extra: tuple[str, ...] = (), stepped: bool = False) -> list[tuple[str, str, bool, str]]:
-    """(column, axis label, log scale, file name) of each plot."""
+def _figures(metric: str, extra: tuple[str, ...], stepped: bool) -> list[Figure]:
+    """Every plot of a folder: one per epoch column, and the per-step loss where the runs logged steps
+    (``--log-every``)."""
     per_epoch = [("train_loss", "training loss", True), ("nfe_forward", "NFE-F per batch", False),
                  ("nfe_backward", "NFE-B per batch", False), (f"test_{metric}", f"test {metric}", False),
                  *((f"test_{name}", f"test {name}", False) for name in extra)]
-    return [(key, label, log, f"{key}.png") for key, label, log in per_epoch] + ([STEP_FIGURE] if stepped else [])
-
-
-def plot_names(metric: str, extra: tuple[str, ...] = (), stepped: bool = False) -> list[str]:
-    return [name for _, _, _, name in _figures(metric, extra, stepped)]
-
-
-def draw_plots(records: list[RunRecord], folder: Path, metric: str, extra: tuple[str, ...] = ()) -> list[str]:
-    names = []
-    for key, label, log, name in _figures(metric, extra, any(record.steps for record in records)):
-        plot_curves(records, key, label, folder / name, log=log, along="step" if name == STEP_FIGURE[3] else "epoch")
-        names.append(name)
-    return names
+    figures = [Figure(key, label, log, f"{key}.png") for key, label, log in per_epoch]
+    if stepped:
+        figures.append(Figure("loss", "training loss (mean over each logged window)", True, "train_loss_steps.png",
+                              along="step"))
+    return figures
 
 
 def _markdown_page(records: list[RunRecord], table: str, plots: list[str]) -> str:
