@@ -86,9 +86,9 @@ def test_resume_refuses_changes_that_would_break_exactness(capsys, two_epoch_run
 
 def test_solver_failure_is_reported_with_its_run_context(capsys, tmp_path):
     out = tmp_path / "failing"
-    status, line = fails(capsys, "train", "--model", "adamnode", *TINY, "--solver-max-steps", "1", "--out", str(out))
+    status, line = fails(capsys, "train", "--model", "adamnode", *TINY, "--step-budget", "1", "--out", str(out))
     assert status == 1
-    assert "adamnode on spheres (seed 0), epoch 1, step 1" in line and "max_steps=1" in line
+    assert "adamnode on spheres (seed 0), epoch 1, step 1" in line and "step_budget=1" in line
     assert f"{out / 'checkpoint.pt'}" in line
     assert json.loads((out / "summary.json").read_text())["status"] == "solver_failed"
     assert load_checkpoint(out / "checkpoint.pt")["epoch"] == 0

@@ -28,9 +28,10 @@ def test_writes_csv_table_and_figure(tmp_path, capsys, shared_datasets):
 @pytest.mark.parametrize("argv, message", [
     (("--horizon", "1000"), "horizon 1000 is longer than the record"),
     (("--models", "hbnode,bogus"), "unknown model 'bogus'"),
-    (("--inits", "0"), "inits must be a positive whole number"),
-    (("--tol", "nan"), "tol must be a positive number"),
-    (("--seed", "-1"), "seed must be a non-negative whole number"),
+    (("--inits", "0"), "inits (--inits) must be a positive whole number"),
+    (("--tol", "nan"), "tol (--tol) must be a positive number"),
+    (("--seed", "-1"), "seed (--seed) must be a non-negative whole number"),
+    (("--step-budget", "0"), "step_budget (--step-budget) must be a positive whole number"),
 ])
 def test_bad_options_fail_in_one_line_before_reading_data(tmp_path, capsys, argv, message):
     status = run(*argv, "--data-dir", str(tmp_path), "--out", str(tmp_path))

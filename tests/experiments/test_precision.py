@@ -209,8 +209,8 @@ def test_a_missing_optional_library_is_one_clear_error(monkeypatch):
 
 def test_a_failed_reference_is_reported_not_hidden(setup):
     state, batches = setup
-    truth = reference(lambda options: build(options.replace(max_steps=3)), state, batches, loss_fn)
-    assert truth.outcomes is None and "max_steps" in truth.failure
+    truth = reference(lambda options: build(options.replace(step_budget=3)), state, batches, loss_fn)
+    assert truth.outcomes is None and "step_budget" in truth.failure
     result = measure(build_variant(build, state, Variant("direct", tol=1e-3)), batches, loss_fn, truth)
     assert all(math.isnan(value) for value in result.errors.values())
 

@@ -110,9 +110,9 @@ def test_reproducible_from_the_seed_and_independent_of_the_other_models():
 
 def test_a_failed_solve_is_recorded_not_raised(tmp_path):
     # A budget of 3 steps cannot reach t = 20: the failure is kept with its time and reason.
-    result = run_stability(U, Y, ["hbnode"], inits=2, horizon=20, seed=SEED, solver_max_steps=3)
+    result = run_stability(U, Y, ["hbnode"], inits=2, horizon=20, seed=SEED, step_budget=3)
     curves = result.curves[0]
-    assert len(curves.failures) == 2 and all("max_steps=3" in failure.reason for failure in curves.failures)
+    assert len(curves.failures) == 2 and all("step_budget=3" in failure.reason for failure in curves.failures)
     assert curves.solved[0] == 2 and curves.solved[-1] == 0
     assert np.isnan(curves.log10_mean_h[-1])
     write_outputs(result, tmp_path)

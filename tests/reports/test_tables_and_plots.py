@@ -74,10 +74,10 @@ def test_render_writes_tables_and_png_plots(comparison):
 
 def test_the_page_states_the_solver_settings_and_only_the_regularisers_that_are_on(tmp_path):
     write_run(tmp_path / "a-seed0", "a", 0, [1.0], [1.0], method="rk4", step_size=0.25, warm_start=False,
-              solver_max_steps=500, kinetic=0.0, jacobian=0.01, steer=0.0)
+              step_budget=500, kinetic=0.0, jacobian=0.01, steer=0.0)
     render(tmp_path)
     settings = next(line for line in (tmp_path / "results.md").read_text().splitlines() if line.startswith("Settings:"))
-    for shown in ("method=rk4", "step_size=0.25", "warm_start=False", "solver_max_steps=500", "jacobian=0.01"):
+    for shown in ("method=rk4", "step_size=0.25", "warm_start=False", "step_budget=500", "jacobian=0.01"):
         assert shown in settings
     assert "kinetic" not in settings and "steer" not in settings
 

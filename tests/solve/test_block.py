@@ -222,7 +222,7 @@ def test_float32_and_hidden_readout_for_nesterov():
     (dict(method="rk4", step_size=0.1), "seminorm applies to adaptive"),
     (dict(step_size=0.1), "step_size is for fixed-step"),
     (dict(t0=1.0, t1=1.0), "t1 must be greater"),
-    (dict(max_steps=0), "max_steps"),
+    (dict(step_budget=0), "step_budget"),
 ])
 def test_invalid_options_are_value_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -297,9 +297,9 @@ def test_plain_callable_f_needs_its_tensors_named_for_the_adjoint():
     assert ((grads[0] - grads[1]).norm() / grads[1].norm()).item() < 1e-6
 
 
-def test_fixed_step_count_is_bounded_by_max_steps():
-    with pytest.raises(ValueError, match="max_steps"):
-        ODEBlock(HBNODE(MLP(D, D)), method="rk4", step_size=1e-3, seminorm=False, max_steps=100)
+def test_fixed_step_count_is_bounded_by_step_budget():
+    with pytest.raises(ValueError, match="step_budget"):
+        ODEBlock(HBNODE(MLP(D, D)), method="rk4", step_size=1e-3, seminorm=False, step_budget=100)
 
 
 def test_each_data_parallel_replica_integrates_its_own_field():

@@ -27,8 +27,8 @@ def test_finite_time_blow_up_is_a_solver_error_not_an_assertion():
 
 def test_too_many_steps():
     field = HBNODE(lambda t, h: -400.0 * h, learn_gamma=False)
-    with pytest.raises(SolverError, match="max_steps=5") as info:
-        ODEBlock(field, t1=10.0, rtol=1e-9, atol=1e-9, max_steps=5, adjoint_params=())(torch.ones(1, 2, 1))
+    with pytest.raises(SolverError, match="step_budget=5") as info:
+        ODEBlock(field, t1=10.0, rtol=1e-9, atol=1e-9, step_budget=5, adjoint_params=())(torch.ones(1, 2, 1))
     assert info.value.nfe == 2 + 6 * 5
 
 
@@ -92,8 +92,8 @@ def test_every_failure_path_names_its_kind(nan_gradient):
     assert kind_of(lambda: ODEBlock(NODE(constant(3e38)), t1=2.0, adjoint=False)(one)) \
         is FailureKind.NON_FINITE_SOLUTION
     assert kind_of(lambda: ODEBlock(HBNODE(lambda t, h: -400.0 * h, learn_gamma=False), t1=10.0, rtol=1e-9,
-                                    atol=1e-9, max_steps=5, adjoint_params=())(torch.ones(1, 2, 1))) \
-        is FailureKind.MAX_STEPS
+                                    atol=1e-9, step_budget=5, adjoint_params=())(torch.ones(1, 2, 1))) \
+        is FailureKind.STEP_BUDGET
     weight = torch.nn.Parameter(torch.tensor(-1.0))
     out = ODEBlock(NODE(lambda t, h: nan_gradient(weight * h)), adjoint_params=[weight])(torch.ones(2, 1, 3))
     assert kind_of(lambda: out.sum().backward()) is FailureKind.NON_FINITE_ADJOINT
@@ -126,6 +126,6 @@ def test_solver_errors_pickle_with_every_field():
 
 def test_messages_name_the_keyword_and_the_flag():
     with pytest.raises(SolverError) as info:
-        ODEBlock(HBNODE(lambda t, h: -400.0 * h, learn_gamma=False), t1=10.0, rtol=1e-9, atol=1e-9, max_steps=5,
+        ODEBlock(HBNODE(lambda t, h: -400.0 * h, learn_gamma=False), t1=10.0, rtol=1e-9, atol=1e-9, step_budget=5,
                  adjoint_params=())(torch.ones(1, 2, 1))
-    assert "--solver-max-steps; SolverOptions' max_steps" in str(info.value)
+    assert "--step-budget" in str(info.value)

@@ -15,9 +15,9 @@ def linear(d: int = 3) -> nn.Module:
 
 def test_keywords_build_the_options_and_override_given_ones():
     base = SolverOptions(rtol=1e-6, atol=1e-7, adjoint=False)
-    block = ODEBlock(HBNODE(linear()), options=base, max_steps=50)
-    assert block.options == base.replace(max_steps=50)
-    assert (block.rtol, block.atol, block.adjoint, block.max_steps) == (1e-6, 1e-7, False, 50)
+    block = ODEBlock(HBNODE(linear()), options=base, step_budget=50)
+    assert block.options == base.replace(step_budget=50)
+    assert (block.rtol, block.atol, block.adjoint, block.step_budget) == (1e-6, 1e-7, False, 50)
     assert ODEBlock(HBNODE(linear())).options == SolverOptions()
 
 
@@ -36,9 +36,9 @@ def test_a_tiny_step_size_is_refused_before_anything_is_allocated(method):
     with pytest.raises(ValueError, match=r"1,000,000,000 steps .*\(--step-size\)"):
         ODEBlock(HBNODE(linear()), method=method, step_size=1e-9, seminorm=False)
     assert time.perf_counter() - start < 1.0
-    block = ODEBlock(HBNODE(linear()), method=method, step_size=0.5, seminorm=False, max_steps=4)
+    block = ODEBlock(HBNODE(linear()), method=method, step_size=0.5, seminorm=False, step_budget=4)
     z0 = block.initial_state(torch.zeros(1, 3))
-    with pytest.raises(ValueError, match="max_steps=4"):
+    with pytest.raises(ValueError, match="step_budget=4"):
         block(z0, torch.tensor([0.0, 10.0]))  # a trajectory's interval is known only at the call
 
 

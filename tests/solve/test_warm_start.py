@@ -292,9 +292,9 @@ def test_a_one_step_solve_remembers_its_step():
 
 def test_running_out_of_steps_is_not_redone():
     field, _ = oscillator()
-    block = WarmBlock(field, t1=T1, rtol=1e-9, atol=1e-9, adjoint_params=(), max_steps=3)
+    block = WarmBlock(field, t1=T1, rtol=1e-9, atol=1e-9, adjoint_params=(), step_budget=3)
     remember(block, Direction.FORWARD, 0.01)
-    with torch.no_grad(), pytest.raises(SolverError, match="max_steps=3"):
+    with torch.no_grad(), pytest.raises(SolverError, match="step_budget=3"):
         block(z0_oscillator())
     assert block.stats.solves == 1
 

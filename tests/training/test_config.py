@@ -43,7 +43,7 @@ def write(tmp_path, text: str):
 def test_each_layer_overrides_the_one_below(layered, tmp_path):
     file_values = load_config_file(write(tmp_path, 'preset = "wide"\nbatch-size = 16\nwidth = 6\ntol = 0.01\n'))
     config = resolve_config({"tol": 0.02, "model": "node"}, file_values)
-    assert config.solver_max_steps == 10_000 and config.grad_clip is None  # built-in defaults
+    assert config.step_budget == 10_000 and config.grad_clip is None  # built-in defaults
     assert config.lr == 0.1  # the task's default over the built-in 1e-3
     assert config.epochs == 4  # the preset over the task's default
     assert config.batch_size == 16  # the file over the preset
@@ -96,8 +96,8 @@ def test_fixed_step_methods_need_a_step_size_and_adaptive_ones_refuse_it():
 
 
 def test_the_config_carries_one_solver_options():
-    solver = TrainConfig(tol=1e-5, adjoint=False, solver_max_steps=7, warm_start=False).solver
-    assert solver == SolverOptions(rtol=1e-5, atol=1e-5, adjoint=False, max_steps=7, warm_start=False)
+    solver = TrainConfig(tol=1e-5, adjoint=False, step_budget=7, warm_start=False).solver
+    assert solver == SolverOptions(rtol=1e-5, atol=1e-5, adjoint=False, step_budget=7, warm_start=False)
 
 
 def test_the_regularisers_reach_the_solver_options_and_negative_weights_are_refused():

@@ -5,7 +5,8 @@
 
 C1 "AdamNODE reaches the lowest training loss": each model's final training loss (the mean over
 its last epoch's batches), mean and sample standard deviation over seeds, and a 95 % percentile
-bootstrap interval of AdamNODE's mean minus the best other model's. C2 "fewer evaluations":
+bootstrap interval and Welch's t interval of AdamNODE's mean minus the best other model's; a claim
+holds (or is refuted) only where both exclude 0 on the same side. C2 "fewer evaluations":
 NFE-F and NFE-B per training batch, the same way. Where the runs logged steps (steps.csv), C1 is
 also judged on the loss over the last LATE_STEPS steps. A verdict needs at least 3 seeds a model;
 fewer are tabulated and called "not established". ``--plots DIR`` also draws the complete runs'
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from adamnode.reports import find_runs
 from adamnode.reports.plots import plot_curves
-from adamnode.reports.bootstrap import bootstrap_difference
+from adamnode.reports.intervals import bootstrap_difference, welch_difference
 
 MIN_SEEDS = 3
 #: (metrics.csv column, header, digits); "test_metric" stands for the task's test metric.
@@ -86,19 +87,24 @@ def verdict(values, key: str, label: str, claim: str) -> None:
     others = {model: columns[key] for model, columns in values.items() if model != "adamnode"}
     best = min(others, key=lambda model: statistics.fmean(others[model]))
     ours = values["adamnode"][key]
-    low, high = bootstrap_difference(ours, others[best])
     counted = min(len(ours), len(others[best]))
-    # The claims say AdamNODE's value is the lowest: an interval below 0 supports them, above 0 refutes them.
+    bootstrap = bootstrap_difference(ours, others[best])
+    welch = welch_difference(ours, others[best]) if counted >= 2 else None
+    # The claims say AdamNODE's value is the lowest: intervals below 0 support them, above 0 refute
+    # them. Both must agree: with 3 seeds the bootstrap's interval is too narrow, Welch's is not.
+    intervals = [bootstrap] + ([welch] if welch else [])
     if counted < MIN_SEEDS:
         outcome = f"not established ({counted} seed(s) each, {MIN_SEEDS} needed)"
-    elif high < 0:
+    elif all(high < 0 for _, high in intervals):
         outcome = "holds (AdamNODE lower)"
-    elif low > 0:
+    elif all(low > 0 for low, _ in intervals):
         outcome = "refuted (AdamNODE higher)"
     else:
-        outcome = "not established (the interval contains 0)"
+        outcome = "not established (an interval contains 0)"
+    shown = f"bootstrap [{bootstrap[0]:.3g}, {bootstrap[1]:.3g}]" + (
+        f", Welch [{welch[0]:.3g}, {welch[1]:.3g}]" if welch else "")
     print(f"{claim} ({label}): AdamNODE {statistics.fmean(ours):.4g} against the best other model, {best}, "
-          f"{statistics.fmean(others[best]):.4g}; difference 95 % interval [{low:.3g}, {high:.3g}]: {outcome}")
+          f"{statistics.fmean(others[best]):.4g}; difference 95 % intervals {shown}: {outcome}")
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -28,7 +28,7 @@ _HELP = {
     "seminorm": "seminorm error control in the adjoint solve",
     "warm_start": "start each training solve from the first step the last one accepted (default off: "
                   "saves one evaluation a solve, and can cost accuracy; see the README)",
-    "solver_max_steps": "steps allowed per ODE solve before it counts as failed",
+    "step_budget": "steps allowed per ODE solve before it counts as failed",
     "kinetic": "weight of the kinetic-energy penalty (RNODE) added to the training loss (default 0: off)",
     "jacobian": "weight of the Jacobian Frobenius-norm penalty (RNODE) added to the training loss (default 0: off)",
     "steer": "STEER: end each training solve at a time drawn uniformly from [t1 - X, t1 + X] (default 0: off)",

@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=stability.DEFAULT_SEED, help="random seed (default: %(default)s)")
     parser.add_argument("--hidden", type=int, default=stability.DEFAULT_HIDDEN,
                         help="entries of h; the first starts at the recorded output (default: %(default)s)")
-    parser.add_argument("--solver-max-steps", type=int, default=stability.DEFAULT_SOLVER_MAX_STEPS,
+    parser.add_argument("--step-budget", type=int, default=stability.DEFAULT_STEP_BUDGET,
                         help="step budget per solve; a solve that needs more is recorded as failed "
                              "(default: %(default)s)")
     parser.add_argument("--data-dir", default=None,
@@ -52,14 +52,14 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(1)
     models = [name for entry in args.models for name in entry.split(",") if name]
     # Bad options fail before the data is read.
-    stability.check_settings(models, args.inits, args.horizon, args.tol, args.hidden, args.solver_max_steps,
+    stability.check_settings(models, args.inits, args.horizon, args.tol, args.hidden, args.step_budget,
                              seed=args.seed)
     out = Path(args.out)
     check_output(out, args.overwrite, resumable=False)
     record = read_silverbox(args.data_dir, download_missing=not args.no_download)
     u, y = stability.prepare_recording(record.v1, record.v2)
     result = stability.run_stability(u, y, models, inits=args.inits, horizon=args.horizon, tol=args.tol,
-                                     seed=args.seed, hidden=args.hidden, solver_max_steps=args.solver_max_steps)
+                                     seed=args.seed, hidden=args.hidden, step_budget=args.step_budget)
     with writing(out, create=True) as created:
         check_output(out, args.overwrite, resumable=False)  # again, now that we hold the folder
         replace_output(out, OUTPUT_FILES, created=created)

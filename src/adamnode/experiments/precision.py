@@ -46,7 +46,7 @@ PATHS = ("default", "warm", "direct", "fixed", "reference", "plain-direct")
 OPTIONAL_PATHS = ("torchdyn",)
 REFERENCE_TOL, CHECK_TOL = 1e-10, 1e-12
 #: Steps a float64 reference solve may take: tight tolerances need many, and failing is reported.
-REFERENCE_MAX_STEPS = 200_000
+REFERENCE_STEP_BUDGET = 200_000
 
 #: ``options -> a fresh model`` whose blocks solve with ``options`` (weights are loaded afterwards).
 Builder = Callable[[SolverOptions], nn.Module]
@@ -215,7 +215,7 @@ def _reference_outcome(build: Builder, state: dict, batch: Batch, loss_fn: LossF
                        adjoint: bool) -> Outcome:
     # No seminorm: the adjoint's parameter integral, the gradient itself, stays under error control.
     options = SolverOptions(rtol=tol, atol=tol, adjoint=adjoint, seminorm=False, warm_start=False,
-                            max_steps=REFERENCE_MAX_STEPS)
+                            step_budget=REFERENCE_STEP_BUDGET)
     model = build(options).double()
     model.load_state_dict(state)
     x, y = batch

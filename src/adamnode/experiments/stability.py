@@ -46,7 +46,7 @@ DEFAULT_INITS = 10
 DEFAULT_TOL = 1e-7
 DEFAULT_SEED = 0
 DEFAULT_HIDDEN = 1
-DEFAULT_SOLVER_MAX_STEPS = 2_000
+DEFAULT_STEP_BUDGET = 2_000
 
 
 def prepare_recording(v1: torch.Tensor, v2: torch.Tensor, samples: int = FIRST_SAMPLES) -> tuple[np.ndarray, np.ndarray]:
@@ -101,26 +101,26 @@ class StabilityResult:
 
 def check_horizon(horizon: int, samples: int) -> None:
     if not isinstance(horizon, int) or horizon < 1:
-        raise ValueError(f"horizon must be a positive whole number of samples, got {horizon!r}")
+        raise ValueError(f"horizon (--horizon) must be a positive whole number of samples, got {horizon!r}")
     if horizon > samples - 1:
         raise ValueError(f"horizon {horizon} is longer than the record: t = 0..{horizon} needs {horizon + 1} "
                          f"samples, the test uses {samples}; choose a horizon of at most {samples - 1}")
 
 
-def check_settings(models, inits: int, horizon: int, tol: float, hidden: int, solver_max_steps: int,
+def check_settings(models, inits: int, horizon: int, tol: float, hidden: int, step_budget: int,
                    samples: int = FIRST_SAMPLES, seed: int = DEFAULT_SEED) -> list[str]:
     """The canonical model names; ``ValueError`` naming the first bad setting."""
     check_horizon(horizon, samples)
     if not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative whole number, got {seed!r}")
-    for name, value in (("inits", inits), ("hidden", hidden), ("solver_max_steps", solver_max_steps)):
+        raise ValueError(f"seed (--seed) must be a non-negative whole number, got {seed!r}")
+    for name, value in (("inits", inits), ("hidden", hidden), ("step_budget", step_budget)):
         if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive whole number, got {value!r}")
+            raise ValueError(f"{name} (--{name.replace('_', '-')}) must be a positive whole number, got {value!r}")
     if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol > 0):
-        raise ValueError(f"tol must be a positive number, got {tol!r}")
+        raise ValueError(f"tol (--tol) must be a positive number, got {tol!r}")
     models = [check_model_name(name) for name in models]
     if not models:
-        raise ValueError("choose at least one model")
+        raise ValueError("choose at least one model (--models)")
     return models
 
 
@@ -154,19 +154,19 @@ def build_initialisation(model: str, init: int, seed: int, y0: float, hidden: in
 
 def run_stability(u: np.ndarray, y: np.ndarray, models, inits: int = DEFAULT_INITS,
                   horizon: int = DEFAULT_HORIZON, tol: float = DEFAULT_TOL, seed: int = DEFAULT_SEED,
-                  hidden: int = DEFAULT_HIDDEN, solver_max_steps: int = DEFAULT_SOLVER_MAX_STEPS) -> StabilityResult:
+                  hidden: int = DEFAULT_HIDDEN, step_budget: int = DEFAULT_STEP_BUDGET) -> StabilityResult:
     """Integrate every model ``inits`` times from ``t = 0`` to ``horizon`` under the input ``u``."""
-    models = check_settings(models, inits, horizon, tol, hidden, solver_max_steps, len(u), seed)
+    models = check_settings(models, inits, horizon, tol, hidden, step_budget, len(u), seed)
     samples = torch.as_tensor(np.asarray(u[: horizon + 1]), dtype=torch.float64).view(1, -1, 1)
-    curves = [_model_curves(model, samples, float(y[0]), inits, horizon, tol, seed, hidden, solver_max_steps)
+    curves = [_model_curves(model, samples, float(y[0]), inits, horizon, tol, seed, hidden, step_budget)
               for model in models]
     settings = dict(models=models, inits=inits, horizon=horizon, tol=tol, seed=seed, hidden=hidden,
-                    solver_max_steps=solver_max_steps)
+                    step_budget=step_budget)
     return StabilityResult(np.arange(horizon + 1, dtype=float), np.asarray(y[: horizon + 1], dtype=float),
                            curves, settings)
 
 
-def _model_curves(model, samples, y0, inits, horizon, tol, seed, hidden, solver_max_steps) -> ModelCurves:
+def _model_curves(model, samples, y0, inits, horizon, tol, seed, hidden, step_budget) -> ModelCurves:
     norm_h = np.full((inits, horizon + 1), np.nan)
     norm_state = np.full((inits, horizon + 1), np.nan)
     failures = []
@@ -174,7 +174,7 @@ def _model_curves(model, samples, y0, inits, horizon, tol, seed, hidden, solver_
         vector_field, z0, t0 = build_initialisation(model, init, seed, y0, hidden)
         # No warm start: _solve's retry after a failure must take the failed solve's steps again.
         block = ODEBlock(vector_field, t0=t0, t1=t0 + horizon, method="dopri5", rtol=tol, atol=tol,
-                         adjoint=False, seminorm=False, warm_start=False, max_steps=solver_max_steps)
+                         adjoint=False, seminorm=False, warm_start=False, step_budget=step_budget)
         times = t0 + torch.arange(horizon + 1, dtype=torch.float64)
         with torch.no_grad():
             path, failure = _solve(block, z0, times, InputSignal.of(samples, start=t0))

@@ -51,7 +51,7 @@ def table(result: StabilityResult) -> str:
         f"Silverbox initialisation test: log10 of the mean norm over {settings['inits']} untrained "
         f"initialisations (state in units of 10 mV), t = 0..{horizon} samples, dopri5 rtol = atol = "
         f"{settings['tol']:g}, seed {settings['seed']}, hidden {settings['hidden']}, "
-        f"step budget {settings['solver_max_steps']} per solve.",
+        f"step budget {settings['step_budget']} per solve.",
         "",
         f"| model | \\|h\\| at t={horizon} | peak \\|h\\| (t) | \\|state\\| at t={horizon} | peak \\|state\\| (t) | failed solves |",
         "|---|---|---|---|---|---|",

@@ -57,7 +57,7 @@ def _markdown_page(records: list[RunRecord], table: str, plots: list[str]) -> st
     settings = records[0].settings
     seeds = sorted({record.seed for record in records})
     shown = ("task", "preset", "epochs", "batch_size", "lr", "tol", "method", "step_size", "adjoint", "seminorm",
-             "warm_start", "max_steps", "solver_max_steps", "train_subset", "test_subset", "grad_clip")
+             "warm_start", "max_steps", "step_budget", "train_subset", "test_subset", "grad_clip")
     # The regularisers only where they are on: a table of unregularised runs should not list three zeros.
     regularisers = ("kinetic", "jacobian", "steer")
     described = ", ".join([f"{key}={settings[key]}" for key in shown if settings.get(key) is not None]

@@ -29,7 +29,7 @@ class ODEBlock(nn.Module):
     Args:
         field: a ``VectorField`` (``AdamNODE(f)``, ``HBNODE(f)``, ...).
         t0, t1: integration interval (``t1 > t0``; fields singular at 0 need ``t0 > 0``).
-        method, rtol, atol, adjoint, seminorm, warm_start, step_size, max_steps, check_finite, kinetic,
+        method, rtol, atol, adjoint, seminorm, warm_start, step_size, step_budget, check_finite, kinetic,
             jacobian, steer: the solver settings, see ``SolverOptions``; given as keywords they
             override ``options``.
         adjoint_params: tensors ``f`` depends on that are not parameters of the field (needed when
@@ -82,7 +82,7 @@ class ODEBlock(nn.Module):
         seminorm: bool | None = None,
         warm_start: bool | None = None,
         step_size: float | None = None,
-        max_steps: int | None = None,
+        step_budget: int | None = None,
         check_finite: bool | None = None,
         kinetic: float | None = None,
         jacobian: float | None = None,
@@ -97,7 +97,7 @@ class ODEBlock(nn.Module):
         if options is not None and not isinstance(options, SolverOptions):
             raise ValueError(f"options must be a SolverOptions, got {type(options).__name__}")
         given = dict(method=method, rtol=rtol, atol=atol, adjoint=adjoint, seminorm=seminorm, warm_start=warm_start,
-                     step_size=step_size, max_steps=max_steps, check_finite=check_finite, kinetic=kinetic,
+                     step_size=step_size, step_budget=step_budget, check_finite=check_finite, kinetic=kinetic,
                      jacobian=jacobian, steer=steer)
         options = (options or SolverOptions()).replace(**{k: v for k, v in given.items() if v is not None})
         t0, t1 = finite_float(t0, "t0"), finite_float(t1, "t1")
@@ -132,7 +132,7 @@ class ODEBlock(nn.Module):
     step_size = property(lambda self: self._options.step_size)
     adjoint = property(lambda self: self._options.adjoint)
     seminorm = property(lambda self: self._options.seminorm)
-    max_steps = property(lambda self: self._options.max_steps)
+    step_budget = property(lambda self: self._options.step_budget)
     check_finite = property(lambda self: self._options.check_finite)
     warm_start = property(lambda self: self._options.warm_start and self._options.adaptive,
                           doc="Whether training solves warm-start (adaptive methods only).")
@@ -221,7 +221,7 @@ class ODEBlock(nn.Module):
         return self._checked(path, dynamics, endpoint_only, regulariser)
 
     def _dynamics(self, args: Any, record: tuple[bool, bool], forward_start, backward_start) -> Dynamics:
-        return Dynamics(self.field, self.stats, self.method, self.max_steps, self._options.adaptive, args=args,
+        return Dynamics(self.field, self.stats, self.method, self.step_budget, self._options.adaptive, args=args,
                         memory=self.step_memory, record=record,
                         warm=(forward_start is not None, backward_start is not None))
 
@@ -241,8 +241,8 @@ class ODEBlock(nn.Module):
                              regulariser: Regulariser | None = None) -> dict:
         if not self._options.adaptive:
             return {"step_size": self.step_size}
-        # One more than ours so that our own, clearer max_steps check fires first.
-        options = {"max_num_steps": self.max_steps + 1}
+        # One more than ours so that our own, clearer step_budget check fires first.
+        options = {"max_num_steps": self.step_budget + 1}
         if first_step is not None:
             options["first_step"] = first_step
         # Land exactly on the end of the solve instead of stepping past it and interpolating back:

@@ -29,15 +29,15 @@ class Dynamics:
     remembered size, which its failures report.
     """
 
-    def __init__(self, field: VectorField, stats: SolveStats, method: str, max_steps: int, adaptive: bool,
+    def __init__(self, field: VectorField, stats: SolveStats, method: str, step_budget: int, adaptive: bool,
                  args: Any = None, memory: StepMemory | None = None, record: tuple[bool, bool] = (False, False),
                  warm: tuple[bool, bool] = (False, False)):
-        self.field, self.stats, self.method, self.max_steps, self.adaptive = field, stats, method, max_steps, adaptive
+        self.field, self.stats, self.method, self.step_budget, self.adaptive = field, stats, method, step_budget, adaptive
         self.args, self.memory, self.record, self.warm = args, memory, record, warm
         self.direction = Direction.FORWARD
         self.last_t = self.last_dt = self.last_eval_t = math.nan
         self.last_dz: torch.Tensor | None = None
-        # Steps of this attempt per direction: a redone solve gets its own max_steps budget.
+        # Steps of this attempt per direction: a redone solve gets its own step budget.
         self.steps = [0, 0]
         self.accepted = [0, 0]
         # Set when the user's field raised: such an exception is theirs and must reach them as it is.
@@ -82,8 +82,8 @@ class Dynamics:
         self.steps[direction] += 1
         self.step_derivatives = []
         self.last_t, self.last_dt = t0, dt
-        if self.steps[direction] > self.max_steps:
-            raise self.failure(FailureKind.MAX_STEPS, f"more than max_steps={self.max_steps} steps", direction)
+        if self.steps[direction] > self.step_budget:
+            raise self.failure(FailureKind.STEP_BUDGET, f"more than step_budget={self.step_budget} steps", direction)
         # torchdiffeq would stop here with a bare AssertionError; raise ours with the diagnosis.
         if self.adaptive and bool(t0 + dt == t0):
             if bool(dt == 0):

@@ -8,7 +8,7 @@ import enum
 class FailureKind(enum.Enum):
     """Why a solve could not finish. Retries and messages are decided by kind, never by text."""
 
-    MAX_STEPS = "max_steps"
+    STEP_BUDGET = "step_budget"
     NON_FINITE_FIELD = "non_finite_field"
     NON_FINITE_SOLUTION = "non_finite_solution"
     NON_FINITE_ADJOINT = "non_finite_adjoint"
@@ -20,7 +20,7 @@ class FailureKind(enum.Enum):
 #: What a user can change, per kind: the keyword of ``ODEBlock``/``SolverOptions`` and the flag of
 #: ``adamnode train``/``compare``.
 REMEDIES = {
-    FailureKind.MAX_STEPS: "raise the step budget (--solver-max-steps; SolverOptions' max_steps) or loosen "
+    FailureKind.STEP_BUDGET: "raise the step budget (--step-budget) or loosen "
                            "rtol/atol (--tol); if the steps keep shrinking, the dynamics are stiff: lower the "
                            "learning rate (--lr) or clip gradients (--grad-clip)",
     FailureKind.NON_FINITE_FIELD: "the vector field returned NaN or Inf: lower the learning rate (--lr), clip "
@@ -32,7 +32,7 @@ REMEDIES = {
     FailureKind.STEP_UNDERFLOW: "the dynamics are too stiff for this tolerance: loosen rtol/atol (--tol), lower the "
                                 "learning rate (--lr) or clip gradients (--grad-clip)",
     FailureKind.SOLVER_STOPPED: "loosen rtol/atol (--tol), lower the learning rate (--lr) or clip gradients "
-                                "(--grad-clip), or raise the step budget (--solver-max-steps; SolverOptions' max_steps)",
+                                "(--grad-clip), or raise the step budget (--step-budget)",
 }
 
 

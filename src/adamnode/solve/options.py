@@ -37,8 +37,8 @@ class SolverOptions:
             dynamics start fast (a trained AdamNODE) a remembered step that the error estimate
             wrongly accepts makes the answers far less accurate than the tolerance; see
             ``ODEBlock`` and docs/results/benchmarks/warm_accuracy.md.
-        max_steps: steps allowed per solve and direction before ``SolverError`` (the harness's
-            ``--solver-max-steps``).
+        step_budget: steps allowed per solve and direction before ``SolverError`` (the harness's
+            ``--step-budget``).
         check_finite: check ``z0`` and every result for NaN/Inf (one host sync per call each);
             ``False`` keeps a fixed-step solve free of host syncs (CUDA graphs).
         kinetic, jacobian: weights of RNODE's penalties (Finlay et al., 2020), integrated alongside
@@ -57,7 +57,7 @@ class SolverOptions:
     adjoint: bool = True
     seminorm: bool = True
     warm_start: bool = False
-    max_steps: int = 10_000
+    step_budget: int = 10_000
     check_finite: bool = True
     kinetic: float = 0.0
     jacobian: float = 0.0
@@ -79,9 +79,9 @@ class SolverOptions:
             if value < 0:
                 raise ValueError(f"{name} must be non-negative (--{name}), got {value}")
             object.__setattr__(self, name, value)
-        if isinstance(self.max_steps, bool) or not isinstance(self.max_steps, int) or self.max_steps < 1:
-            raise ValueError(f"the step budget (--solver-max-steps; max_steps) must be a positive int, "
-                             f"got {self.max_steps!r}")
+        if isinstance(self.step_budget, bool) or not isinstance(self.step_budget, int) or self.step_budget < 1:
+            raise ValueError(f"step_budget (--step-budget) must be a positive int, "
+                             f"got {self.step_budget!r}")
         if self.adaptive:
             if self.step_size is not None:
                 raise ValueError(f"step_size is for fixed-step methods (--step-size); {self.method} adapts its "
@@ -104,14 +104,14 @@ class SolverOptions:
         return max(1, math.ceil((t1 - t0) / self.step_size - 1e-9))
 
     def check_interval(self, t0: float, t1: float) -> None:
-        """``ValueError`` if a fixed-step solve over ``[t0, t1]`` needs more than ``max_steps`` steps.
+        """``ValueError`` if a fixed-step solve over ``[t0, t1]`` needs more than ``step_budget`` steps.
 
         Arithmetic only, so a tiny step size is refused before anything is allocated.
         """
-        if not self.adaptive and self.fixed_step_count(t0, t1) > self.max_steps:
+        if not self.adaptive and self.fixed_step_count(t0, t1) > self.step_budget:
             raise ValueError(f"step_size={self.step_size:g} needs {self.fixed_step_count(t0, t1):,} steps over "
-                             f"[{t0:g}, {t1:g}], more than max_steps={self.max_steps}; raise step_size "
-                             "(--step-size) or the step budget (--solver-max-steps; max_steps)")
+                             f"[{t0:g}, {t1:g}], more than step_budget={self.step_budget}; raise step_size "
+                             "(--step-size) or the step budget (--step-budget)")
 
     @property
     def regularised(self) -> bool:

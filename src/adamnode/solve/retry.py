@@ -61,4 +61,4 @@ class AdjointWithColdRetry(torch.autograd.Function):
 
 def redo_cold(error: SolverError, direction: Direction) -> bool:
     """Whether a failed solve is redone from torchdiffeq's guess: it was warm and did not run out of steps."""
-    return error.warm_started and error.phase == direction.phase and error.kind is not FailureKind.MAX_STEPS
+    return error.warm_started and error.phase == direction.phase and error.kind is not FailureKind.STEP_BUDGET

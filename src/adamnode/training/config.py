@@ -41,8 +41,9 @@ class TrainConfig:
     """Every setting of a run; ``settings()`` is the flat dict tasks receive.
 
     The solver settings (``method``, ``tol``, ``step_size``, ``adjoint``, ``seminorm``, ``warm_start``,
-    ``solver_max_steps``, and the regularisers ``kinetic``, ``jacobian``, ``steer``) are flat here because they are flags and file keys; ``solver`` is the
-    ``SolverOptions`` they make, validated once, which is what tasks build their blocks with. The
+    ``step_budget``, and the regularisers ``kinetic``, ``jacobian``, ``steer``) are flat here because
+    they are flags and file keys; ``solver`` is the ``SolverOptions`` they make, validated once, which
+    is what tasks build their blocks with. The
     built-in ``tol`` is ``SolverOptions``' 1e-4; every task states its own (``adamnode info``).
     """
 
@@ -58,7 +59,7 @@ class TrainConfig:
     adjoint: bool = _SOLVER_DEFAULTS.adjoint
     seminorm: bool = _SOLVER_DEFAULTS.seminorm
     warm_start: bool = _SOLVER_DEFAULTS.warm_start
-    solver_max_steps: int = _SOLVER_DEFAULTS.max_steps
+    step_budget: int = _SOLVER_DEFAULTS.step_budget
     kinetic: float = _SOLVER_DEFAULTS.kinetic
     jacobian: float = _SOLVER_DEFAULTS.jacobian
     steer: float = _SOLVER_DEFAULTS.steer
@@ -89,7 +90,7 @@ class TrainConfig:
         try:
             solver = SolverOptions(method=self.method, rtol=self.tol, atol=self.tol, step_size=self.step_size,
                                    adjoint=self.adjoint, seminorm=self.seminorm, warm_start=self.warm_start,
-                                   max_steps=self.solver_max_steps, kinetic=self.kinetic, jacobian=self.jacobian,
+                                   step_budget=self.step_budget, kinetic=self.kinetic, jacobian=self.jacobian,
                                    steer=self.steer)
         except ValueError as error:
             raise ConfigError(str(error)) from None
@@ -251,7 +252,7 @@ def _coerce(name: str, value: Any, kind: Any) -> Any:
 
 _TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a finite number within float32's range",
                str: "a non-empty string", dict: "a table of KEY = VALUE"}
-# The solver settings (tol, step_size, solver_max_steps) are checked once, by SolverOptions.
+# The solver settings (tol, step_size, step_budget) are checked once, by SolverOptions.
 _POSITIVE = ("epochs", "batch_size", "lr", "threads", "train_subset", "test_subset", "max_steps", "grad_clip",
              "lr_decay_every", "log_every", "checkpoint_minutes")
 
