@@ -39,7 +39,7 @@ from torch import nn
 
 from ..data.f16 import CHANNELS, read_f16
 from .base import Split
-from .sequences import SequenceTask, random_subset, spread_subset
+from .sequences import PAPER_SETTINGS, SequenceTask, random_subset, spread_subset
 
 FORECAST = 30
 #: Time units per sample. At one unit per sample the untrained heavy-ball models' state grew to 1e29
@@ -59,19 +59,11 @@ class PlaneVibrationTask(SequenceTask):
     channel_names = CHANNELS
     forecast = FORECAST - 1
     gap = SAMPLE_TIME
-    defaults = {
-        "window": 64, "stride": 16, "hidden": 20, "width": 24,
-        "train_subset": None, "test_subset": None, "epochs": 3, "batch_size": 64, "lr": 1e-2, "grad_clip": 1.0,
-        "tol": 1e-3, "method": "rk4", "step_size": 1.0, "adjoint": False, "seminorm": False, "threads": 1,
-    }
+    defaults = {**SequenceTask.defaults, "hidden": 20, "batch_size": 64}
     presets = {
-        "adaptive": {"method": "dopri5", "step_size": None},
-        "tiny": {"window": 8, "hidden": 4, "width": 4, "train_subset": 8, "test_subset": 4, "epochs": 1,
-                 "batch_size": 4},
+        **SequenceTask.presets,
         # 2,299 training windows in batches of 64: 36 steps an epoch, so lr 1e-4 from epoch 50 on.
-        "paper": {"train_subset": None, "test_subset": None, "epochs": 500, "batch_size": 64, "lr": 1e-3,
-                  "method": "dopri5", "step_size": None, "tol": 1e-7, "adjoint": True, "seminorm": False,
-                  "lr_decay": 0.1, "lr_decay_every": 50 * 36},
+        "paper": {**PAPER_SETTINGS, "batch_size": 64, "lr_decay": 0.1, "lr_decay_every": 50 * 36},
     }
 
     def load(self, settings: dict[str, Any], device: torch.device) -> tuple[Split, Split]:

@@ -30,7 +30,7 @@ import torch
 
 from ..data.walker2d import ROLLOUTS, read_walker2d
 from .base import Split
-from .sequences import SequenceTask, random_subset, spread_subset
+from .sequences import PAPER_SETTINGS, SequenceTask, random_subset, spread_subset
 
 SPLIT_SEED = 20200605
 KEEP_SEED = 20201206
@@ -44,18 +44,8 @@ class Walker2dTask(SequenceTask):
     description = ("Walker2d kinematics with 10 % of the steps dropped: ODE-RNNs predict the next state from "
                    "64 irregularly timed states; test MSE on held-out rollouts")
     channels = 17
-    defaults = {
-        "window": 64, "stride": 16, "hidden": 24, "width": 24,
-        "train_subset": None, "test_subset": None, "epochs": 3, "batch_size": 256, "lr": 1e-2, "grad_clip": 1.0,
-        "tol": 1e-3, "method": "rk4", "step_size": 1.0, "adjoint": False, "seminorm": False, "threads": 1,
-    }
-    presets = {
-        "adaptive": {"method": "dopri5", "step_size": None},
-        "tiny": {"window": 8, "hidden": 4, "width": 4, "train_subset": 8, "test_subset": 4, "epochs": 1,
-                 "batch_size": 4},
-        "paper": {"train_subset": None, "test_subset": None, "epochs": 500, "batch_size": 256, "lr": 1e-3,
-                  "method": "dopri5", "step_size": None, "tol": 1e-7, "adjoint": True, "seminorm": False},
-    }
+    defaults = {**SequenceTask.defaults, "hidden": 24, "batch_size": 256}
+    presets = {**SequenceTask.presets, "paper": {**PAPER_SETTINGS, "batch_size": 256}}
 
     def load(self, settings: dict[str, Any], device: torch.device) -> tuple[Split, Split]:
         settings = self.settings(settings)
