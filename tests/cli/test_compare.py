@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
+import signal
 import subprocess
 import sys
 import time
+
+import pytest
 
 from adamnode.cli import main
 from adamnode.tasks import get_task
@@ -75,3 +79,46 @@ def test_progress_reaches_a_log_file_while_the_comparison_runs(tmp_path):
         time.sleep(0.02)
     assert process.wait(timeout=120) == 0
     assert seen_while_running
+
+
+def without_seconds(path):
+    with open(path, newline="") as stream:
+        return [{key: value for key, value in row.items() if "second" not in key} for row in csv.DictReader(stream)]
+
+
+def test_runs_side_by_side_give_the_same_table_as_one_after_the_other(tmp_path):
+    common = ("compare", *TINY, "--models", "node,hbnode", "--seeds", "2", "--threads", "1")
+    one = adamnode(*common, "--out", str(tmp_path / "one"))
+    side = adamnode(*common, "--jobs", "2", "--out", str(tmp_path / "side"))
+    assert one.returncode == 0 and side.returncode == 0, side.stderr
+    assert without_seconds(tmp_path / "one" / "results.csv") == without_seconds(tmp_path / "side" / "results.csv")
+    assert sorted(line.split(":")[0] for line in side.stdout.splitlines() if line.startswith("[")) == [
+        "[1/4] node seed 0", "[2/4] hbnode seed 0", "[3/4] node seed 1", "[4/4] hbnode seed 1"]
+
+
+def test_stopping_a_comparison_stops_each_running_run_with_a_checkpoint(tmp_path):
+    out = tmp_path / "stopped"
+    process = subprocess.Popen([sys.executable, "-m", "adamnode", "compare", *TINY, "--models", "node,hbnode",
+                                "--epochs", "1000", "--jobs", "2", "--out", str(out)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    runs = [out / "node-seed0", out / "hbnode-seed0"]
+    deadline = time.monotonic() + 120
+    while not all((run / "metrics.csv").is_file() and len((run / "metrics.csv").read_text().splitlines()) > 1
+                  for run in runs):
+        assert time.monotonic() < deadline and process.poll() is None, "the runs never finished an epoch"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert f"adamnode compare --resume {out}" in stderr and "Traceback" not in stderr
+    for run in runs:
+        assert json.loads((run / "summary.json").read_text())["status"] == "interrupted"
+        assert (run / "checkpoint.pt").is_file()
+
+
+def test_jobs_beyond_the_cores_are_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["compare", *TINY, "--jobs", str(os.cpu_count() + 1), "--out", str(tmp_path / "c")])
+    error = capsys.readouterr().err
+    assert stop.value.code == 2 and not (tmp_path / "c").exists()
+    assert "--jobs must be from 1 to the" in error and error.count("\n") == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 
 import pytest
 
@@ -54,7 +55,10 @@ def test_student_t_quantiles_match_the_closed_forms_for_one_and_two_degrees(p):
 
 
 def test_many_degrees_approach_the_normal_and_fractional_ones_lie_between_whole_ones():
-    assert student_t_quantile(0.975, 1e6) == pytest.approx(1.959964, abs=1e-5)
+    normal = NormalDist().inv_cdf(0.975)
+    assert student_t_quantile(0.975, 1e4) == pytest.approx(normal + (normal**3 + normal) / 4e4, abs=1e-7)
+    assert student_t_quantile(0.975, 1e8) == pytest.approx(normal + (normal**3 + normal) / 4e8, abs=1e-12)
+    assert student_t_quantile(0.975, math.inf) == normal
     assert student_t_quantile(0.975, 2) > student_t_quantile(0.975, 2.5) > student_t_quantile(0.975, 3)
 
 
@@ -71,6 +75,9 @@ def test_welch_is_wider_than_the_bootstrap_with_three_seeds_and_exact_without_sp
     welch, bootstrap = welch_difference(a, b), bootstrap_difference(a, b)
     assert welch[0] < bootstrap[0] and bootstrap[1] < welch[1]
     assert welch_difference([2.0, 2.0], [1.5, 1.5, 1.5]) == (0.5, 0.5)
+    # Spreads whose squares underflow still give an interval around the difference.
+    low, high = welch_difference([0.0, 1e-160, 2e-160], [0.0, 1e-160])
+    assert low < 5e-161 < high
 
 
 def test_welch_needs_two_values_a_group():

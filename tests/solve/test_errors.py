@@ -124,8 +124,8 @@ def test_solver_errors_pickle_with_every_field():
     assert renamed.kind is error.kind and renamed.warm_started and "on rank 1" in str(renamed)
 
 
-def test_messages_name_the_keyword_and_the_flag():
+def test_messages_name_the_setting_and_its_flag():
     with pytest.raises(SolverError) as info:
         ODEBlock(HBNODE(lambda t, h: -400.0 * h, learn_gamma=False), t1=10.0, rtol=1e-9, atol=1e-9, step_budget=5,
                  adjoint_params=())(torch.ones(1, 2, 1))
-    assert "--step-budget" in str(info.value)
+    assert "step_budget=5" in str(info.value) and "--step-budget" in str(info.value)

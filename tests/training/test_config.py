@@ -11,7 +11,7 @@ from adamnode.tasks import TASK_NAMES, get_task
 
 from adamnode.tasks.base import Task
 from adamnode.training import config as config_module
-from adamnode.training.config import TrainConfig, load_config_file, resolve_config
+from adamnode.training.config import TrainConfig, config_from_settings, load_config_file, resolve_config
 from adamnode.training.errors import ConfigError
 
 
@@ -133,3 +133,10 @@ def test_keys_a_command_reads_itself_are_accepted_but_kept_out_of_the_settings()
     assert config.epochs == 3 and "models" not in config.settings()
     with pytest.raises(ConfigError, match="unknown key"):
         resolve_config({}, {"models": ["node"]})
+
+
+def test_saved_settings_with_a_key_this_version_does_not_know_are_refused():
+    saved = TrainConfig(model="hbnode").settings()
+    assert config_from_settings(saved) == TrainConfig(model="hbnode")
+    with pytest.raises(ConfigError, match="hold solver_max_steps, which this version of adamnode does not know"):
+        config_from_settings({**saved, "solver_max_steps": 500})

@@ -92,7 +92,7 @@ def verdict(values, key: str, label: str, claim: str) -> None:
     welch = welch_difference(ours, others[best]) if counted >= 2 else None
     # The claims say AdamNODE's value is the lowest: intervals below 0 support them, above 0 refute
     # them. Both must agree: with 3 seeds the bootstrap's interval is too narrow, Welch's is not.
-    intervals = [bootstrap] + ([welch] if welch else [])
+    intervals = [bootstrap] + ([welch] if welch is not None else [])
     if counted < MIN_SEEDS:
         outcome = f"not established ({counted} seed(s) each, {MIN_SEEDS} needed)"
     elif all(high < 0 for _, high in intervals):
@@ -102,9 +102,10 @@ def verdict(values, key: str, label: str, claim: str) -> None:
     else:
         outcome = "not established (an interval contains 0)"
     shown = f"bootstrap [{bootstrap[0]:.3g}, {bootstrap[1]:.3g}]" + (
-        f", Welch [{welch[0]:.3g}, {welch[1]:.3g}]" if welch else "")
+        f", Welch [{welch[0]:.3g}, {welch[1]:.3g}]" if welch is not None else "")
     print(f"{claim} ({label}): AdamNODE {statistics.fmean(ours):.4g} against the best other model, {best}, "
           f"{statistics.fmean(others[best]):.4g}; difference 95 % intervals {shown}: {outcome}")
+
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -9,11 +9,11 @@ from ..reports import render
 from ..tasks import get_task
 from ..training import model_options
 from ..training.comparison import check_comparison, run_comparison, saved_comparison, start_comparison
-from ..training.config import MAX_SEED, load_config_file
-from ..training.distributed import on_main, process_group
+from ..training.config import MAX_SEED, TrainConfig, load_config_file
+from ..training.distributed import launched, on_main, process_group
 from ..training.errors import ConfigError, RunError
 from ..training.folders import check_output, writing
-from ..training.runtime import is_main_process, resolve_device
+from ..training.runtime import available_cores, is_main_process, resolve_device
 from .options import add_training_options, config_from_args, explicit_settings
 
 
@@ -22,6 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated model names (default: every model of the task)")
     parser.add_argument("--seeds", type=int, metavar="N", default=argparse.SUPPRESS,
                         help="seeds per model, counting up from --seed (default 1)")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="runs trained at once, each in its own process (default 1; at most the CPU cores; "
+                             "without --threads each run gets cores/N threads)")
     add_training_options(parser, exclude=("model",))
     parser.epilog = ("Each run goes to OUT/<model>-seed<k>; OUT gets results.csv, results.md and PNG plots "
                      "(default OUT: runs/compare-<task>).")
@@ -39,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
         base, models, seeds = _new_comparison(args)
         out = Path(base.out or Path("runs") / f"compare-{base.task}")
     resume = bool(getattr(args, "resume", None))
+    base = _with_jobs(base, args.jobs)
     # Under torchrun every rank runs every training; rank 0 alone writes and prints.
     with process_group(resolve_device(base.device)):
         if not resume:  # settings, folder, data and models checked before the folder is touched
@@ -47,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
             if not resume:
                 on_main(lambda: check_output(out, args.overwrite))  # again, now that we hold the folder
                 on_main(lambda: start_comparison(base, models, seeds, out, args.overwrite, created))
-            failures = run_comparison(base, models, seeds, out, resume=resume,
+            failures = run_comparison(base, models, seeds, out, resume=resume, jobs=args.jobs,
                                       log=print if is_main_process() else lambda line: None)
             if is_main_process():
                 print(render(out))
@@ -56,6 +60,20 @@ def run(args: argparse.Namespace) -> int:
         raise RunError(f"{len(failures)} of {len(models) * len(seeds)} runs failed ({', '.join(failures)}); "
                        "their errors are printed above and in the table's status column")
     return 0
+
+
+def _with_jobs(base: TrainConfig, jobs: int) -> TrainConfig:
+    """``base`` checked for ``jobs`` runs at once, with each run's share of the cores where no
+    --threads is given: N runs each using every core would spend their time contending."""
+    cores = available_cores()
+    if jobs < 1 or jobs > cores:
+        raise ConfigError(f"--jobs must be from 1 to the {cores} CPU core(s) available, got {jobs}")
+    if jobs > 1 and launched():
+        raise ConfigError("--jobs runs several trainings side by side in one process's children; under torchrun "
+                          "every rank already trains each run: drop --jobs")
+    if jobs == 1 or base.threads is not None:
+        return base
+    return base.replace(threads=cores // jobs)
 
 
 def _new_comparison(args: argparse.Namespace):

@@ -104,7 +104,7 @@ def check_horizon(horizon: int, samples: int) -> None:
         raise ValueError(f"horizon (--horizon) must be a positive whole number of samples, got {horizon!r}")
     if horizon > samples - 1:
         raise ValueError(f"horizon {horizon} is longer than the record: t = 0..{horizon} needs {horizon + 1} "
-                         f"samples, the test uses {samples}; choose a horizon of at most {samples - 1}")
+                         f"samples, the test uses {samples}; choose --horizon {samples - 1} or less")
 
 
 def check_settings(models, inits: int, horizon: int, tol: float, hidden: int, step_budget: int,
@@ -118,7 +118,10 @@ def check_settings(models, inits: int, horizon: int, tol: float, hidden: int, st
             raise ValueError(f"{name} (--{name.replace('_', '-')}) must be a positive whole number, got {value!r}")
     if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol > 0):
         raise ValueError(f"tol (--tol) must be a positive number, got {tol!r}")
-    models = [check_model_name(name) for name in models]
+    try:
+        models = [check_model_name(name) for name in models]
+    except ValueError as error:
+        raise ValueError(f"{error} (--models)") from None
     if not models:
         raise ValueError("choose at least one model (--models)")
     return models

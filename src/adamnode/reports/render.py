@@ -20,19 +20,22 @@ def render(path: Path) -> str:
     path = Path(path)
     records = find_runs(path)
     metric, extra = records[0].metric, records[0].extra_metrics
-    figures = _figures(metric, extra, stepped=any(record.steps for record in records))
+    plots = _plots(metric, extra, stepped=any(record.steps for record in records))
     # Recorded before they are written: --overwrite may remove them, and only them.
-    claim(path, [RESULTS_CSV, RESULTS_MD, *(figure.name for figure in figures)])
+    claim(path, [RESULTS_CSV, RESULTS_MD, *(plot.name for plot in plots)])
     rows = summarize(records)
     table = to_markdown(rows, metric, extra)
     write_text(path / RESULTS_CSV, to_csv(rows, metric, extra))
-    for figure in figures:
-        plot_curves(records, figure.column, figure.label, path / figure.name, log=figure.log, along=figure.along)
-    write_text(path / RESULTS_MD, _markdown_page(records, table, [figure.name for figure in figures]))
+    for plot in plots:
+        plot_curves(records, plot.column, plot.label, path / plot.name, log=plot.log, along=plot.along)
+    write_text(path / RESULTS_MD, _markdown_page(records, table, [plot.name for plot in plots]))
     return table
 
 
-class Figure(NamedTuple):
+class Plot(NamedTuple):
+    """One PNG of a folder: ``column`` of the runs' records against ``along``: ``epoch``
+    (metrics.csv) or ``step`` (steps.csv)."""
+
     column: str
     label: str
     log: bool
@@ -40,20 +43,20 @@ class Figure(NamedTuple):
     along: str = "epoch"
 
 
-def _figures(metric: str, extra: tuple[str, ...], stepped: bool) -> list[Figure]:
+def _plots(metric: str, extra: tuple[str, ...], stepped: bool) -> list[Plot]:
     """Every plot of a folder: one per epoch column, and the per-step loss where the runs logged steps
     (``--log-every``)."""
     per_epoch = [("train_loss", "training loss", True), ("nfe_forward", "NFE-F per batch", False),
                  ("nfe_backward", "NFE-B per batch", False), (f"test_{metric}", f"test {metric}", False),
                  *((f"test_{name}", f"test {name}", False) for name in extra)]
-    figures = [Figure(key, label, log, f"{key}.png") for key, label, log in per_epoch]
+    plots = [Plot(key, label, log, f"{key}.png") for key, label, log in per_epoch]
     if stepped:
-        figures.append(Figure("loss", "training loss (mean over each logged window)", True, "train_loss_steps.png",
-                              along="step"))
-    return figures
+        plots.append(Plot("loss", "training loss (mean over each logged window)", True, "train_loss_steps.png",
+                          along="step"))
+    return plots
 
 
-def _markdown_page(records: list[RunRecord], table: str, plots: list[str]) -> str:
+def _markdown_page(records: list[RunRecord], table: str, names: list[str]) -> str:
     settings = records[0].settings
     seeds = sorted({record.seed for record in records})
     shown = ("task", "preset", "epochs", "batch_size", "lr", "tol", "method", "step_size", "adjoint", "seminorm",
@@ -67,5 +70,5 @@ def _markdown_page(records: list[RunRecord], table: str, plots: list[str]) -> st
              "Final epoch of each run; mean ± sample standard deviation over seeds. NFE-F and NFE-B: vector-field "
              "evaluations per training batch in the forward solve and in the backward (adjoint) pass.", "",
              table, ""]
-    lines += [f"![{name[:-4]}]({name})" for name in plots]
+    lines += [f"![{name[:-4]}]({name})" for name in names]
     return "\n".join(lines) + "\n"

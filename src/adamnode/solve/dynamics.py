@@ -32,7 +32,8 @@ class Dynamics:
     def __init__(self, field: VectorField, stats: SolveStats, method: str, step_budget: int, adaptive: bool,
                  args: Any = None, memory: StepMemory | None = None, record: tuple[bool, bool] = (False, False),
                  warm: tuple[bool, bool] = (False, False)):
-        self.field, self.stats, self.method, self.step_budget, self.adaptive = field, stats, method, step_budget, adaptive
+        self.field, self.stats, self.method = field, stats, method
+        self.step_budget, self.adaptive = step_budget, adaptive
         self.args, self.memory, self.record, self.warm = args, memory, record, warm
         self.direction = Direction.FORWARD
         self.last_t = self.last_dt = self.last_eval_t = math.nan

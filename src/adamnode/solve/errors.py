@@ -17,12 +17,12 @@ class FailureKind(enum.Enum):
     SOLVER_STOPPED = "solver_stopped"
 
 
-#: What a user can change, per kind: the keyword of ``ODEBlock``/``SolverOptions`` and the flag of
-#: ``adamnode train``/``compare``.
+#: What a user can change, per kind, named by the flag of ``adamnode train``/``compare``; the
+#: keyword of ``ODEBlock``/``SolverOptions`` is the flag's name with underscores (``step_budget``).
 REMEDIES = {
-    FailureKind.STEP_BUDGET: "raise the step budget (--step-budget) or loosen "
-                           "rtol/atol (--tol); if the steps keep shrinking, the dynamics are stiff: lower the "
-                           "learning rate (--lr) or clip gradients (--grad-clip)",
+    FailureKind.STEP_BUDGET: "raise the step budget (--step-budget) or loosen rtol/atol (--tol); if the steps "
+                             "keep shrinking, the dynamics are stiff: lower the learning rate (--lr) or clip "
+                             "gradients (--grad-clip)",
     FailureKind.NON_FINITE_FIELD: "the vector field returned NaN or Inf: lower the learning rate (--lr), clip "
                                   "gradients (--grad-clip) or check the data for outliers",
     FailureKind.NON_FINITE_SOLUTION: "the state overflowed: loosen rtol/atol (--tol) only if the dynamics are tame; "

@@ -80,8 +80,7 @@ class SolverOptions:
                 raise ValueError(f"{name} must be non-negative (--{name}), got {value}")
             object.__setattr__(self, name, value)
         if isinstance(self.step_budget, bool) or not isinstance(self.step_budget, int) or self.step_budget < 1:
-            raise ValueError(f"step_budget (--step-budget) must be a positive int, "
-                             f"got {self.step_budget!r}")
+            raise ValueError(f"step_budget (--step-budget) must be a positive int, got {self.step_budget!r}")
         if self.adaptive:
             if self.step_size is not None:
                 raise ValueError(f"step_size is for fixed-step methods (--step-size); {self.method} adapts its "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 
@@ -16,6 +16,7 @@ from .config import TrainConfig, config_from_settings
 from .distributed import barrier
 from .errors import ConfigError, Interrupted, RunError
 from .folders import check_output, child, folder_lock, replace_output
+from .processes import in_processes
 from .run import COMPARISON_FILE, RESUMABLE_CHANGES, SUMMARY_FILE, resumed_config, train_run, with_resume_changes
 
 #: Outcomes a resumed comparison keeps instead of running again: retrying would fail the same way.
@@ -113,32 +114,47 @@ def saved_comparison(out: Path, changes: dict) -> tuple[TrainConfig, list[str], 
 
 
 def run_comparison(base: TrainConfig, models: list[str], seeds: list[int], out: Path, *, resume: bool,
-                   log: Callable[[str], None] = print) -> list[str]:
-    """Train every (model, seed) not yet done; return the failed ones as "model seed N".
+                   jobs: int = 1, log: Callable[[str], None] = print) -> list[str]:
+    """Train every (model, seed) not yet done, ``jobs`` at a time; return the failed ones as "model seed N".
 
     Seed by seed, every model within a seed: a comparison stopped part way has whole seeds of every model,
     which a table can use, rather than every seed of a few models.
     """
+    runs = [(model, seed) for seed in seeds for model in models]
+    configs = [model_config(base, model, seed=seed, out=str(child(out, run_folder(model, seed), "the comparison")))
+               for model, seed in runs]
     failures = []
-    total = len(models) * len(seeds)
-    for index, (model, seed) in enumerate(((m, s) for s in seeds for m in models), start=1):
-        run_dir = child(out, run_folder(model, seed), "the comparison")
-        label = f"[{index}/{total}] {model} seed {seed}"
-        config = model_config(base, model, seed=seed, out=str(run_dir))
-        try:
-            summary = _train_or_resume(config, run_dir, resume)
-        except Interrupted:
+    for index, outcome in _outcomes(configs, resume, jobs):
+        model, seed = runs[index]
+        label = f"[{index + 1}/{len(runs)}] {model} seed {seed}"
+        if isinstance(outcome, Interrupted):
             raise Interrupted(f"comparison stopped during {model} seed {seed}; continue it with: "
-                              f"adamnode compare --resume {out}") from None
-        except RunError as error:
+                              f"adamnode compare --resume {out}")
+        if isinstance(outcome, RunError):
             failures.append(f"{model} seed {seed}")
-            log(f"{label}: FAILED: {error}")
-            continue
-        log(f"{label}: {_outcome(summary)}")
+            log(f"{label}: FAILED: {outcome}")
+        elif isinstance(outcome, Exception):
+            raise outcome
+        else:
+            log(f"{label}: {_outcome(outcome)}")
     return failures
 
 
-def _train_or_resume(config: TrainConfig, run_dir: Path, resume: bool) -> dict:
+def _outcomes(configs: list[TrainConfig], resume: bool, jobs: int) -> Iterator[tuple[int, dict | Exception]]:
+    """(index, summary or the ``RunError`` it ended with) of each run, in the order they finish."""
+    if jobs > 1:
+        # Progress bars of runs side by side would overwrite each other.
+        yield from in_processes(_train_or_resume, [(config, resume, False) for config in configs], jobs)
+        return
+    for index, config in enumerate(configs):
+        try:
+            yield index, _train_or_resume(config, resume)
+        except RunError as error:
+            yield index, error
+
+
+def _train_or_resume(config: TrainConfig, resume: bool, show_progress: bool = True) -> dict:
+    run_dir = Path(config.out)
     summary = read_record(run_dir / SUMMARY_FILE, ("status", "error", "epochs_completed")) \
         if resume and (run_dir / SUMMARY_FILE).is_file() else None
     if summary and summary["status"] == "complete" and summary["epochs_completed"] >= config.epochs:
@@ -149,10 +165,10 @@ def _train_or_resume(config: TrainConfig, run_dir: Path, resume: bool) -> dict:
         changes = {key: getattr(config, key) for key in RESUMABLE_CHANGES}
         with folder_lock(run_dir):
             resumed, state = resumed_config(run_dir, changes)
-            return train_run(resumed, run_dir, resume_state=state, log=None)
+            return train_run(resumed, run_dir, resume_state=state, show_progress=show_progress, log=None)
     # Under torchrun rank 0 is about to clear the folder the other ranks may still be reading.
     barrier()
-    return train_run(config, run_dir, overwrite=True, log=None)
+    return train_run(config, run_dir, overwrite=True, show_progress=show_progress, log=None)
 
 
 def read_record(path: Path, keys: tuple[str, ...]) -> dict:

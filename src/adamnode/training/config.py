@@ -43,8 +43,8 @@ class TrainConfig:
     The solver settings (``method``, ``tol``, ``step_size``, ``adjoint``, ``seminorm``, ``warm_start``,
     ``step_budget``, and the regularisers ``kinetic``, ``jacobian``, ``steer``) are flat here because
     they are flags and file keys; ``solver`` is the ``SolverOptions`` they make, validated once, which
-    is what tasks build their blocks with. The
-    built-in ``tol`` is ``SolverOptions``' 1e-4; every task states its own (``adamnode info``).
+    is what tasks build their blocks with. The built-in ``tol`` is ``SolverOptions``' 1e-4; every
+    task states its own (``adamnode info``).
     """
 
     task: str = DEFAULT_TASK
@@ -281,7 +281,19 @@ def one_line(error: BaseException) -> str:
 
 
 def config_from_settings(settings: dict[str, Any]) -> TrainConfig:
-    """Rebuild the config of a run from its saved flat settings (``TrainConfig.settings()``)."""
+    """Rebuild the config of a run from its saved flat settings (``TrainConfig.settings()``).
+
+    A key that is neither a core setting nor one of its task's is refused: read as a task option it
+    would be carried along while its setting silently took the default.
+    """
+    try:
+        task = get_task(settings.get("task", DEFAULT_TASK))
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    unknown = sorted(set(settings) - set(CORE_KEYS) - set(task.defaults))
+    if unknown:
+        raise ConfigError(f"the saved settings hold {', '.join(unknown)}, which this version of adamnode does not "
+                          "know (written by another version); train the run again into a new folder")
     return _build(settings, set(settings) - set(CORE_KEYS))
 
 

@@ -28,7 +28,7 @@ COMPARISON_FILE = "comparison.json"
 #: The files a run writes into its folder (recorded in its manifest before they are first written).
 RUN_FILES = (CONFIG_FILE, METRICS_FILE, STEPS_FILE, SUMMARY_FILE, CHECKPOINT_FILE)
 #: Settings a resumed run may change: extending it, moving it to another device, how often it checkpoints.
-RESUMABLE_CHANGES = ("epochs", "device", "checkpoint_minutes")
+RESUMABLE_CHANGES = ("epochs", "device", "threads", "checkpoint_minutes")
 
 
 def default_run_dir(config: TrainConfig) -> Path:

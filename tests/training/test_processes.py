@@ -1,0 +1,36 @@
+"""``in_processes``: calls side by side in spawned processes, outcomes back whatever happens to them.
+
+One test: each spawned process imports torch, seconds each on a busy machine.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from adamnode.training.processes import ProcessLost, in_processes
+
+
+class Unpicklable(Exception):
+    def __init__(self):
+        super().__init__("held a lock")
+        self.lock = threading.Lock()
+
+
+def square_or_fail(value: int | None) -> int:
+    if value is None:
+        raise Unpicklable()
+    if value < 0:
+        raise ValueError(f"negative: {value}")
+    if value == 0:
+        os._exit(3)
+    return value * value
+
+
+def test_each_call_returns_its_value_or_its_exception_and_a_dead_process_is_reported():
+    outcomes = dict(in_processes(square_or_fail, [(2,), (-1,), (0,), (None,)], workers=2))
+    assert sorted(outcomes) == [0, 1, 2, 3] and outcomes[0] == 4
+    assert isinstance(outcomes[1], ValueError) and str(outcomes[1]) == "negative: -1"
+    assert isinstance(outcomes[2], ProcessLost) and "exit code 3" in str(outcomes[2])
+    # An exception that cannot be pickled comes back as its text.
+    assert isinstance(outcomes[3], RuntimeError) and str(outcomes[3]) == "Unpicklable: held a lock"
