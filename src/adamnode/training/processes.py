@@ -106,7 +106,10 @@ def _child(function: Callable, arguments: tuple, sender) -> None:
         outcome = ("raised", _portable(error))
     except KeyboardInterrupt:  # a second stop signal
         outcome = ("raised", Interrupted("stopped at once by a second signal; it resumes from its last checkpoint"))
-    sender.send(outcome)
+    try:
+        sender.send(outcome)
+    except OSError:
+        pass  # the parent is gone; the run's own files (summary.json) say how it ended
     sender.close()
 
 
