@@ -94,6 +94,11 @@ def test_runs_side_by_side_give_the_same_table_as_one_after_the_other(tmp_path):
     assert without_seconds(tmp_path / "one" / "results.csv") == without_seconds(tmp_path / "side" / "results.csv")
     assert sorted(line.split(":")[0] for line in side.stdout.splitlines() if line.startswith("[")) == [
         "[1/4] node seed 0", "[2/4] hbnode seed 0", "[3/4] node seed 1", "[4/4] hbnode seed 1"]
+    # Resumed, the finished runs are kept by the parent: nothing is trained again.
+    metrics = tmp_path / "side" / "node-seed0" / "metrics.csv"
+    written = metrics.stat().st_mtime_ns
+    assert main(["compare", "--resume", str(tmp_path / "side"), "--jobs", "2"]) == 0
+    assert metrics.stat().st_mtime_ns == written
 
 
 def test_stopping_a_comparison_stops_each_running_run_with_a_checkpoint(tmp_path):

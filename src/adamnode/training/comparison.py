@@ -142,18 +142,27 @@ def run_comparison(base: TrainConfig, models: list[str], seeds: list[int], out: 
 
 def _outcomes(configs: list[TrainConfig], resume: bool, jobs: int) -> Iterator[tuple[int, dict | Exception]]:
     """(index, summary or the ``RunError`` it ended with) of each run, in the order they finish."""
-    if jobs > 1:
-        # Progress bars of runs side by side would overwrite each other.
-        yield from in_processes(_train_or_resume, [(config, resume, False) for config in configs], jobs)
-        return
+    to_train = []
     for index, config in enumerate(configs):
         try:
-            yield index, _train_or_resume(config, resume)
+            outcome = _kept(config, resume)
+            if outcome is None and jobs == 1:
+                outcome = _train_or_resume(config, resume)
         except RunError as error:
-            yield index, error
+            outcome = error
+        if outcome is None:
+            to_train.append(index)
+        else:
+            yield index, outcome
+    if to_train:
+        # No progress bars: those of runs side by side would overwrite each other.
+        calls = [(configs[index], resume, False) for index in to_train]
+        for position, outcome in in_processes(_train_or_resume, calls, jobs):
+            yield to_train[position], outcome
 
 
-def _train_or_resume(config: TrainConfig, resume: bool, show_progress: bool = True) -> dict:
+def _kept(config: TrainConfig, resume: bool) -> dict | None:
+    """The summary of a finished run a resumed comparison keeps; ``RunError`` for a final failure."""
     run_dir = Path(config.out)
     summary = read_record(run_dir / SUMMARY_FILE, ("status", "error", "epochs_completed")) \
         if resume and (run_dir / SUMMARY_FILE).is_file() else None
@@ -161,6 +170,11 @@ def _train_or_resume(config: TrainConfig, resume: bool, show_progress: bool = Tr
         return summary
     if summary and summary["status"] in FINAL_FAILURES:
         raise RunError(f"kept from the earlier attempt: {summary['status']} ({summary['error']})")
+    return None
+
+
+def _train_or_resume(config: TrainConfig, resume: bool, show_progress: bool = True) -> dict:
+    run_dir = Path(config.out)
     if resume and (run_dir / CHECKPOINT_FILE).is_file():
         changes = {key: getattr(config, key) for key in RESUMABLE_CHANGES}
         with folder_lock(run_dir):
