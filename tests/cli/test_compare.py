@@ -127,3 +127,33 @@ def test_jobs_beyond_the_cores_are_refused(tmp_path, capsys):
     error = capsys.readouterr().err
     assert stop.value.code == 2 and not (tmp_path / "c").exists()
     assert "--jobs must be from 1 to the" in error and error.count("\n") == 1
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as stream:
+                fields = stream.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if entry.isdigit() and int(fields[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+def test_ctrl_c_while_the_runs_start_stops_in_one_line(tmp_path):
+    """A terminal's Ctrl-C goes to its whole process group, children just spawned included."""
+    out = tmp_path / "starting"
+    process = subprocess.Popen([sys.executable, "-m", "adamnode", "compare", *TINY, "--models", "node,hbnode,sonode",
+                                "--epochs", "1000", "--jobs", "2", "--out", str(out)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while len(children_of(process.pid)) < 2:  # the runs (and multiprocessing's resource tracker)
+        assert time.monotonic() < deadline and process.poll() is None, "no run started"
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert f"adamnode compare --resume {out}" in stderr and "Traceback" not in stderr
+    assert not (out / "sonode-seed0").exists()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import threading
 
+from adamnode.training.errors import ConfigError, RunError
 from adamnode.training.processes import ProcessLost, in_processes
 
 
@@ -22,15 +23,20 @@ def square_or_fail(value: int | None) -> int:
         raise Unpicklable()
     if value < 0:
         raise ValueError(f"negative: {value}")
+    if value == 1:
+        raise ConfigError("a check of adamnode's own")
     if value == 0:
         os._exit(3)
     return value * value
 
 
 def test_each_call_returns_its_value_or_its_exception_and_a_dead_process_is_reported():
-    outcomes = dict(in_processes(square_or_fail, [(2,), (-1,), (0,), (None,)], workers=2))
-    assert sorted(outcomes) == [0, 1, 2, 3] and outcomes[0] == 4
-    assert isinstance(outcomes[1], ValueError) and str(outcomes[1]) == "negative: -1"
+    outcomes = dict(in_processes(square_or_fail, [(2,), (-1,), (0,), (None,), (1,)], workers=2))
+    assert sorted(outcomes) == [0, 1, 2, 3, 4] and outcomes[0] == 4
+    assert type(outcomes[4]) is ConfigError and str(outcomes[4]) == "a check of adamnode's own"
+    assert isinstance(outcomes[1], RunError) and "unexpected ValueError" in str(outcomes[1])
     assert isinstance(outcomes[2], ProcessLost) and "exit code 3" in str(outcomes[2])
-    # An exception that cannot be pickled comes back as its text.
-    assert isinstance(outcomes[3], RuntimeError) and str(outcomes[3]) == "Unpicklable: held a lock"
+    # Not adamnode's own: a run's failure that names it, rather than an error the parent would
+    # take for one of its own checks (and this one could not be pickled either).
+    assert isinstance(outcomes[3], RunError) and "unexpected Unpicklable in its process at test_processes.py:" in str(
+        outcomes[3]) and str(outcomes[3]).endswith("held a lock (report it)")

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         base, models, seeds = _new_comparison(args)
         out = Path(base.out or Path("runs") / f"compare-{base.task}")
     resume = bool(getattr(args, "resume", None))
-    base = _with_jobs(base, args.jobs)
+    _check_jobs(base, args.jobs)
     # Under torchrun every rank runs every training; rank 0 alone writes and prints.
     with process_group(resolve_device(base.device)):
         if not resume:  # settings, folder, data and models checked before the folder is touched
@@ -62,18 +62,21 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _with_jobs(base: TrainConfig, jobs: int) -> TrainConfig:
-    """``base`` checked for ``jobs`` runs at once, with each run's share of the cores where no
-    --threads is given: N runs each using every core would spend their time contending."""
+def _check_jobs(base: TrainConfig, jobs: int) -> None:
     cores = available_cores()
     if jobs < 1 or jobs > cores:
         raise ConfigError(f"--jobs must be from 1 to the {cores} CPU core(s) available, got {jobs}")
-    if jobs > 1 and launched():
+    if jobs == 1:
+        return
+    if launched():
         raise ConfigError("--jobs runs several trainings side by side in one process's children; under torchrun "
                           "every rank already trains each run: drop --jobs")
-    if jobs == 1 or base.threads is not None:
-        return base
-    return base.replace(threads=cores // jobs)
+    if resolve_device(base.device).type != "cpu":
+        raise ConfigError("--jobs shares the CPU cores among runs; on a GPU run one comparison per card "
+                          "(CUDA_VISIBLE_DEVICES), or give --device cpu")
+    if base.threads is not None and jobs * base.threads > cores:
+        raise ConfigError(f"--jobs {jobs} with --threads {base.threads} needs {jobs * base.threads} cores, this "
+                          f"machine has {cores}; lower one of them")
 
 
 def _new_comparison(args: argparse.Namespace):

@@ -18,6 +18,7 @@ from .errors import ConfigError, Interrupted, RunError
 from .folders import check_output, child, folder_lock, replace_output
 from .processes import in_processes
 from .run import COMPARISON_FILE, RESUMABLE_CHANGES, SUMMARY_FILE, resumed_config, train_run, with_resume_changes
+from .runtime import available_cores
 
 #: Outcomes a resumed comparison keeps instead of running again: retrying would fail the same way.
 FINAL_FAILURES = ("diverged", "solver_failed")
@@ -121,8 +122,11 @@ def run_comparison(base: TrainConfig, models: list[str], seeds: list[int], out: 
     which a table can use, rather than every seed of a few models.
     """
     runs = [(model, seed) for seed in seeds for model in models]
-    configs = [model_config(base, model, seed=seed, out=str(child(out, run_folder(model, seed), "the comparison")))
-               for model, seed in runs]
+    # Runs side by side each get their share of the cores unless --threads says otherwise; the share
+    # goes into each run's settings, not the comparison's, which a later --resume may run another way.
+    threads = base.threads if jobs == 1 or base.threads is not None else max(1, available_cores() // jobs)
+    configs = [model_config(base, model, seed=seed, threads=threads,
+                            out=str(child(out, run_folder(model, seed), "the comparison"))) for model, seed in runs]
     failures = []
     for index, outcome in _outcomes(configs, resume, jobs):
         model, seed = runs[index]
@@ -141,7 +145,7 @@ def run_comparison(base: TrainConfig, models: list[str], seeds: list[int], out: 
 
 
 def _outcomes(configs: list[TrainConfig], resume: bool, jobs: int) -> Iterator[tuple[int, dict | Exception]]:
-    """(index, summary or the ``RunError`` it ended with) of each run, in the order they finish."""
+    """(index, summary or the exception it ended with) of each run, in the order they finish."""
     to_train = []
     for index, config in enumerate(configs):
         try:

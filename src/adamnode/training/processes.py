@@ -2,10 +2,10 @@
 
 Each call gets a fresh interpreter (spawn: a fork would copy torch's thread pools mid-use). Its
 result, or the exception it raised, comes back over a pipe; results arrive in the order the calls
-finish. A stop signal (Ctrl-C, SIGTERM) reaches the parent alone, because each child leads a
-process group of its own, and the parent passes it on exactly once: a second copy of the signal
-would make a child stop at once instead of after its current step. A child whose parent dies stops
-the same way, after its step, with a checkpoint.
+finish. Stop signals: each child starts with SIGINT ignored and then leads a process group of its
+own, so a terminal's Ctrl-C reaches the parent alone; the parent passes every stop signal on as a
+SIGTERM, which a training child answers by stopping after its current step (a child still starting
+simply ends). A child whose parent dies stops the same way.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ import pickle
 import signal
 import sys
 import threading
+import traceback
 from multiprocessing.connection import wait
 from typing import Any, Callable, Iterator
 
-from .errors import Interrupted, RunError
+from .errors import ConfigError, Interrupted, RunError
 from .interrupt import STOP_SIGNALS
 
 
@@ -30,43 +31,60 @@ class ProcessLost(RunError):
 def in_processes(function: Callable, calls: list[tuple], workers: int) -> Iterator[tuple[int, Any]]:
     """Yield ``(index, outcome)`` for each ``function(*calls[index])``, at most ``workers`` at once.
 
-    The outcome is the call's return value or the exception it raised (``ProcessLost`` if its
-    process died first). After a stop signal no further call starts; those running are asked to
-    stop. Closing the generator early asks the running ones to stop and waits for them.
+    The outcome is the call's return value or the exception it raised: adamnode's own exceptions as
+    they are, any other as a ``RunError`` naming it, ``ProcessLost`` if the process died first.
+    After a stop signal no further call starts (the first not started yields ``Interrupted``) and
+    those running are asked to stop. Closing the generator early asks the running ones to stop and
+    waits for them.
     """
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
     context = multiprocessing.get_context("spawn")
     waiting = list(enumerate(calls))
     running: dict[Any, tuple[int, Any]] = {}  # by the pipe end a result arrives on: (index, process)
-    stopping = threading.Event()
+    # A plain flag, not a threading.Event: a handler interrupting Event.set() could deadlock on its lock.
+    stopping = [False]
 
     def stop(signum, frame):
-        if not stopping.is_set():
-            print(f"\n{signal.Signals(signum).name}: asking the {len(running)} running run(s) to stop after their "
-                  "current step", file=sys.stderr, flush=True)
-        stopping.set()
+        first = not stopping[0]
+        stopping[0] = True
         for _, process in running.values():
-            _signal(process, signum)
+            _signal(process)
+        if first:
+            _tell(f"\n{signal.Signals(signum).name}: asking the {len(running)} running run(s) to stop after their "
+                  "current step")
 
     previous = {number: signal.signal(number, stop) for number in STOP_SIGNALS} \
         if threading.current_thread() is threading.main_thread() else {}
     try:
-        while running or (waiting and not stopping.is_set()):
-            while waiting and len(running) < workers and not stopping.is_set():
+        while running or (waiting and not stopping[0]):
+            while waiting and len(running) < workers and not stopping[0]:
                 index, arguments = waiting.pop(0)
                 receiver, sender = context.Pipe(duplex=False)
                 process = context.Process(target=_child, args=(function, arguments, sender), daemon=False)
-                process.start()
+                # Ignored from the start (the setting survives exec), so a Ctrl-C that reaches a child
+                # before it leaves the terminal's process group does not kill it mid-import.
+                interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN) if previous else None
+                try:
+                    process.start()
+                finally:
+                    if previous:
+                        signal.signal(signal.SIGINT, interrupt)
                 sender.close()
                 running[receiver] = (index, process)
+                if stopping[0]:  # a signal that came while it started did not reach it
+                    _signal(process)
             # A pipe end is ready when its result arrives or, its process gone, at end of file: waiting
             # on the processes instead would block a child whose result fills the pipe.
             for receiver in wait(list(running)):
                 index, process = running.pop(receiver)
-                yield index, _outcome(process, receiver, stopping.is_set())
+                yield index, _outcome(process, receiver, stopping[0])
+        if waiting:
+            yield waiting[0][0], Interrupted("stopped before it started")
     finally:
-        if not stopping.is_set():  # those already asked would take a second request as "stop at once"
+        if not stopping[0]:
             for _, process in running.values():
-                _signal(process, signal.SIGTERM)
+                _signal(process)
         for receiver, (_, process) in running.items():
             receiver.close()
             process.join()
@@ -77,24 +95,33 @@ def in_processes(function: Callable, calls: list[tuple], workers: int) -> Iterat
 def _outcome(process, receiver, stopped: bool) -> Any:
     try:
         outcome = receiver.recv()
-    except (EOFError, OSError):
+    except Exception:  # end of file, or a result that cannot be read back
         outcome = None
     finally:
         receiver.close()
     process.join()
-    if outcome is None and stopped:  # signalled before its handlers were in place
-        return Interrupted("stopped before it began training")
-    if outcome is None:
-        return ProcessLost(f"its process ended without a result (exit code {process.exitcode}); "
-                           "run it again with --resume")
-    return outcome[1]
+    if outcome is not None:
+        return outcome[1]
+    if stopped:
+        return Interrupted("stopped before it could report")
+    code = process.exitcode
+    how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+    return ProcessLost(f"its process ended without a result ({how}{', out of memory?' if code == -9 else ''}); "
+                       "run it again with --resume")
 
 
-def _signal(process, signum: int) -> None:
+def _signal(process) -> None:
     try:
-        os.kill(process.pid, signum)
-    except (ProcessLookupError, TypeError):
-        pass  # already gone, or not started yet
+        os.kill(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+
+
+def _tell(message: str) -> None:
+    try:
+        print(message, file=sys.stderr, flush=True)
+    except OSError:
+        pass  # stderr went with a closed pipe or terminal; stopping matters more than saying so
 
 
 def _child(function: Callable, arguments: tuple, sender) -> None:
@@ -102,9 +129,9 @@ def _child(function: Callable, arguments: tuple, sender) -> None:
     _stop_when_orphaned()
     try:
         outcome = ("returned", function(*arguments))
-    except Exception as error:  # every kind travels back to be handled by the parent as it would be here
+    except Exception as error:
         outcome = ("raised", _portable(error))
-    except KeyboardInterrupt:  # a second stop signal
+    except KeyboardInterrupt:  # the stop handler's answer to a second signal
         outcome = ("raised", Interrupted("stopped at once by a second signal; it resumes from its last checkpoint"))
     try:
         sender.send(outcome)
@@ -126,9 +153,14 @@ def _stop_when_orphaned() -> None:
 
 
 def _portable(error: Exception) -> Exception:
-    """``error`` if it survives pickling as it is, else a ``RuntimeError`` with its text."""
-    try:
-        pickle.loads(pickle.dumps(error))
-        return error
-    except Exception:
-        return RuntimeError(f"{type(error).__name__}: {error}")
+    """adamnode's own exceptions as they are, their kind deciding what the parent does (one that
+    cannot be pickled as a plain ``ConfigError`` or ``RunError`` with its text); any other as a
+    ``RunError`` naming where it came from: re-raised in the parent it would pass for the parent's own."""
+    if type(error).__module__.split(".")[0] == "adamnode":
+        try:
+            return pickle.loads(pickle.dumps(error))
+        except Exception:
+            return ConfigError(str(error)) if isinstance(error, ConfigError) else RunError(str(error))
+    frames = traceback.extract_tb(error.__traceback__)
+    place = f" at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno}" if frames else ""
+    return RunError(f"unexpected {type(error).__name__} in its process{place}: {error} (report it)")
