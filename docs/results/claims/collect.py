@@ -45,6 +45,12 @@ def main(folders: list[str], plots: Path | None) -> None:
     values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     seeds: dict[str, list[int]] = defaultdict(list)
     complete = [record for folder in folders for record in find_runs(folder) if record.complete]
+    runs = [(record.model, record.seed) for record in complete]
+    twice = sorted({run for run in runs if runs.count(run) > 1})
+    if twice:
+        # A seed counted twice would narrow the spread and the intervals.
+        raise SystemExit(f"collect.py: {', '.join(f'{model} seed {seed}' for model, seed in twice)} completed in "
+                         "more than one folder; give each run once")
     if plots is not None and complete:
         plots.mkdir(parents=True, exist_ok=True)
         for key, label, log in CURVES:
