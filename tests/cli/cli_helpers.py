@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 TINY = ("--preset", "tiny")
@@ -29,3 +31,25 @@ def one_line_error(result: subprocess.CompletedProcess) -> str:
     assert len(lines) == 1 and lines[0].startswith("adamnode: error: "), result.stderr
     assert "Traceback" not in result.stderr
     return lines[0]
+
+
+def csv_rows(path: Path) -> list[dict]:
+    with open(path, newline="") as stream:
+        return list(csv.DictReader(stream))
+
+
+def metrics_rows(run_dir: Path) -> list[dict]:
+    return csv_rows(run_dir / "metrics.csv")
+
+
+def without_timing(table: list[dict]) -> list[dict]:
+    """The rows without their wall-clock columns, which differ between equal runs."""
+    return [{key: value for key, value in row.items() if "seconds" not in key} for row in table]
+
+
+def wait_for_an_epoch(process: subprocess.Popen, *run_dirs: Path, timeout: float) -> None:
+    """Return once every run folder's metrics.csv holds an epoch, ``process`` still running."""
+    deadline = time.monotonic() + timeout
+    while not all((run / "metrics.csv").is_file() and metrics_rows(run) for run in run_dirs):
+        assert time.monotonic() < deadline and process.poll() is None, "the runs never finished an epoch"
+        time.sleep(0.05)

@@ -14,7 +14,7 @@ import pytest
 
 from adamnode.cli import main
 from adamnode.tasks import get_task
-from cli_helpers import TINY, adamnode
+from cli_helpers import TINY, adamnode, csv_rows, wait_for_an_epoch, without_timing
 
 
 def test_compare_trains_every_model_and_seed_then_tabulates_and_plots(tmp_path, capsys):
@@ -81,17 +81,13 @@ def test_progress_reaches_a_log_file_while_the_comparison_runs(tmp_path):
     assert seen_while_running
 
 
-def without_seconds(path):
-    with open(path, newline="") as stream:
-        return [{key: value for key, value in row.items() if "second" not in key} for row in csv.DictReader(stream)]
-
-
 def test_runs_side_by_side_give_the_same_table_as_one_after_the_other(tmp_path):
     common = ("compare", *TINY, "--models", "node,hbnode", "--seeds", "2", "--threads", "1")
     one = adamnode(*common, "--out", str(tmp_path / "one"))
     side = adamnode(*common, "--jobs", "2", "--out", str(tmp_path / "side"))
     assert one.returncode == 0 and side.returncode == 0, side.stderr
-    assert without_seconds(tmp_path / "one" / "results.csv") == without_seconds(tmp_path / "side" / "results.csv")
+    assert without_timing(csv_rows(tmp_path / "one" / "results.csv")) == without_timing(
+        csv_rows(tmp_path / "side" / "results.csv"))
     assert sorted(line.split(":")[0] for line in side.stdout.splitlines() if line.startswith("[")) == [
         "[1/4] node seed 0", "[2/4] hbnode seed 0", "[3/4] node seed 1", "[4/4] hbnode seed 1"]
     # Resumed, the finished runs are kept by the parent: nothing is trained again.
@@ -107,11 +103,7 @@ def test_stopping_a_comparison_stops_each_running_run_with_a_checkpoint(tmp_path
                                 "--epochs", "1000", "--jobs", "2", "--out", str(out)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     runs = [out / "node-seed0", out / "hbnode-seed0"]
-    deadline = time.monotonic() + 120
-    while not all((run / "metrics.csv").is_file() and len((run / "metrics.csv").read_text().splitlines()) > 1
-                  for run in runs):
-        assert time.monotonic() < deadline and process.poll() is None, "the runs never finished an epoch"
-        time.sleep(0.05)
+    wait_for_an_epoch(process, *runs, timeout=120)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import signal
-import time
 
 from adamnode.training.checkpoint import load_checkpoint
 
-from cli_helpers import TINY, adamnode, start_adamnode
-
-
-def rows(run_dir) -> list[dict]:
-    with open(run_dir / "metrics.csv", newline="") as stream:
-        return list(csv.DictReader(stream))
-
-
-def without_timing(table: list[dict]) -> list[dict]:
-    return [{key: value for key, value in row.items() if "seconds" not in key} for row in table]
+from cli_helpers import TINY, adamnode, metrics_rows, start_adamnode, wait_for_an_epoch, without_timing
 
 
 def test_train_writes_the_run_folder(two_epoch_run):
@@ -29,7 +18,7 @@ def test_train_writes_the_run_folder(two_epoch_run):
     assert set(config["versions"]) == {"python", "torch", "torchdiffeq", "adamnode"}
     assert config["device"].startswith("cpu")
     assert summary["status"] == "complete" and summary["epochs_completed"] == 2
-    table = rows(two_epoch_run)
+    table = metrics_rows(two_epoch_run)
     assert [row["epoch"] for row in table] == ["1", "2"]
     assert list(table[0]) == ["epoch", "steps", "train_loss", "train_accuracy", "test_loss", "test_accuracy",
                               "nfe_forward", "nfe_backward", "test_nfe_forward", "seconds", "test_seconds", "lr", "penalty"]
@@ -46,19 +35,16 @@ def test_train_writes_the_run_folder(two_epoch_run):
 def test_resumed_run_matches_an_uninterrupted_one(two_epoch_run, tmp_path):
     out = tmp_path / "hb"
     assert adamnode("train", "--model", "hbnode", *TINY, "--epochs", "1", "--out", str(out)).returncode == 0
-    assert len(rows(out)) == 1
+    assert len(metrics_rows(out)) == 1
     result = adamnode("train", "--resume", str(out), "--epochs", "2")
     assert result.returncode == 0, result.stderr
-    assert without_timing(rows(out)) == without_timing(rows(two_epoch_run))
+    assert without_timing(metrics_rows(out)) == without_timing(metrics_rows(two_epoch_run))
 
 
 def start_long_run_past_its_first_epoch(out):
     """A 1000-epoch run in the background, returned once it has recorded an epoch."""
     process = start_adamnode("train", "--model", "node", *TINY, "--epochs", "1000", "--out", str(out))
-    deadline = time.monotonic() + 60
-    while not (out / "metrics.csv").exists() or len(rows(out)) < 1:
-        assert time.monotonic() < deadline and process.poll() is None, "the run never finished an epoch"
-        time.sleep(0.05)
+    wait_for_an_epoch(process, out, timeout=60)
     return process
 
 
@@ -68,10 +54,10 @@ def test_run_killed_with_sigkill_resumes_from_its_last_checkpoint(tmp_path):
     process.kill()
     process.wait()
     done = load_checkpoint(out / "checkpoint.pt")["epoch"]
-    before = without_timing(rows(out))[:done]
+    before = without_timing(metrics_rows(out))[:done]
     result = adamnode("train", "--resume", str(out), "--epochs", str(done + 2))
     assert result.returncode == 0, result.stderr
-    after = without_timing(rows(out))
+    after = without_timing(metrics_rows(out))
     assert [int(row["epoch"]) for row in after] == list(range(1, done + 3))
     assert after[:done] == before
 

@@ -78,20 +78,19 @@ def student_t_quantile(p: float, freedom: float) -> float:
                  (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384)
         return z + sum(term / freedom**order for order, term in enumerate(terms, start=1))
     scale = math.exp(math.lgamma((freedom + 1) / 2) - math.lgamma(freedom / 2)) / math.sqrt(math.pi)
+    # The nodes on [0, theta] are theta times those on [0, 1]; the weights are the same for every theta.
+    unit = np.linspace(0.0, 1.0, 2 * SIMPSON_PANELS + 1)
+    weights = np.ones_like(unit)
+    weights[1:-1:2], weights[2:-1:2] = 4.0, 2.0
 
     def mass(theta: float) -> float:
-        phi = np.linspace(0.0, theta, 2 * SIMPSON_PANELS + 1)
-        values = np.cos(phi) ** (freedom - 1)
-        weights = np.ones_like(phi)
-        weights[1:-1:2], weights[2:-1:2] = 4.0, 2.0
-        return scale * theta / (6 * SIMPSON_PANELS) * float(weights @ values)
+        return scale * theta / (6 * SIMPSON_PANELS) * float(weights @ np.cos(theta * unit) ** (freedom - 1))
 
     low, high = 0.0, math.pi / 2
     while high - low > 1e-13:
         middle = (low + high) / 2
         low, high = (middle, high) if mass(middle) < p - 0.5 else (low, middle)
     return math.sqrt(freedom) * math.tan((low + high) / 2)
-
 
 
 def _groups(caller: str, a, b, level: float, smallest: int) -> list[np.ndarray]:

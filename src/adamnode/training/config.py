@@ -10,7 +10,6 @@ a config file's ``[model_options]`` table and keeps the others.
 
 from __future__ import annotations
 
-import math
 import sys
 import types
 import typing

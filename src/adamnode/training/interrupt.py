@@ -24,6 +24,14 @@ class StopRequest:
         self.since = 0.0
 
 
+def tell(message: str) -> None:
+    """``message`` on stderr, from a signal handler: a failed print must not abort the stop it reports."""
+    try:
+        print(message, file=sys.stderr, flush=True)
+    except OSError:
+        pass  # stderr went with a closed pipe or terminal
+
+
 @contextmanager
 def deferred_interrupt() -> Iterator[StopRequest]:
     """Turn the first SIGINT or SIGTERM into a stop request; a second one, a second or more later,
@@ -44,11 +52,8 @@ def deferred_interrupt() -> Iterator[StopRequest]:
                 return
             raise KeyboardInterrupt
         request.requested, request.since = True, now
-        try:
-            print(f"\n{signal.Signals(signum).name}: stopping after the current step to write a checkpoint "
-                  "(send it again to stop at once)", file=sys.stderr, flush=True)
-        except OSError:
-            pass  # stderr went with a closed pipe or terminal; the checkpoint matters more
+        tell(f"\n{signal.Signals(signum).name}: stopping after the current step to write a checkpoint "
+             "(send it again to stop at once)")
 
     previous = {number: signal.signal(number, handle) for number in STOP_SIGNALS}
     try:

@@ -14,14 +14,13 @@ import multiprocessing
 import os
 import pickle
 import signal
-import sys
 import threading
 import traceback
 from multiprocessing.connection import wait
 from typing import Any, Callable, Iterator
 
 from .errors import ConfigError, Interrupted, RunError
-from .interrupt import STOP_SIGNALS
+from .interrupt import STOP_SIGNALS, tell
 
 
 class ProcessLost(RunError):
@@ -51,8 +50,8 @@ def in_processes(function: Callable, calls: list[tuple], workers: int) -> Iterat
         for _, process in running.values():
             _signal(process)
         if first:
-            _tell(f"\n{signal.Signals(signum).name}: asking the {len(running)} running run(s) to stop after their "
-                  "current step")
+            tell(f"\n{signal.Signals(signum).name}: asking the {len(running)} running run(s) to stop after their "
+                 "current step")
 
     previous = {number: signal.signal(number, stop) for number in STOP_SIGNALS} \
         if threading.current_thread() is threading.main_thread() else {}
@@ -115,13 +114,6 @@ def _signal(process) -> None:
         os.kill(process.pid, signal.SIGTERM)
     except ProcessLookupError:
         pass
-
-
-def _tell(message: str) -> None:
-    try:
-        print(message, file=sys.stderr, flush=True)
-    except OSError:
-        pass  # stderr went with a closed pipe or terminal; stopping matters more than saying so
 
 
 def _child(function: Callable, arguments: tuple, sender) -> None:
