@@ -2,7 +2,7 @@
 
 Each call gets a fresh interpreter (spawn: a fork would copy torch's thread pools mid-use). Its
 result, or the exception it raised, comes back over a pipe; results arrive in the order the calls
-finish. Stop signals: each child starts with SIGINT ignored and then leads a process group of its
+finish. Stop signals: each child starts with SIGINT blocked and then leads a process group of its
 own, so a terminal's Ctrl-C reaches the parent alone; the parent passes every stop signal on as a
 SIGTERM, which a training child answers by stopping after its current step (a child still starting
 simply ends). A child whose parent dies stops the same way.
@@ -61,14 +61,14 @@ def in_processes(function: Callable, calls: list[tuple], workers: int) -> Iterat
                 index, arguments = waiting.pop(0)
                 receiver, sender = context.Pipe(duplex=False)
                 process = context.Process(target=_child, args=(function, arguments, sender), daemon=False)
-                # Ignored from the start (the setting survives exec), so a Ctrl-C that reaches a child
-                # before it leaves the terminal's process group does not kill it mid-import.
-                interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN) if previous else None
+                # Blocked, not ignored: here a Ctrl-C waits until the start is done and then stops us;
+                # the child inherits the mask through exec, so one that reaches it before it leaves
+                # the terminal's process group cannot kill it mid-import (``_child`` drops it).
+                mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
                 try:
                     process.start()
                 finally:
-                    if previous:
-                        signal.signal(signal.SIGINT, interrupt)
+                    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
                 sender.close()
                 running[receiver] = (index, process)
                 if stopping[0]:  # a signal that came while it started did not reach it
@@ -117,7 +117,12 @@ def _signal(process) -> None:
 
 
 def _child(function: Callable, arguments: tuple, sender) -> None:
+    # Started with SIGINT blocked: discard one that came meanwhile (ignoring a pending signal drops
+    # it), leave the terminal's process group, then take SIGINT as usual.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     os.setpgrp()
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     _stop_when_orphaned()
     try:
         outcome = ("returned", function(*arguments))
