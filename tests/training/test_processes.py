@@ -1,14 +1,16 @@
 """``in_processes``: calls side by side in spawned processes, outcomes back whatever happens to them.
 
-One test: each spawned process imports torch, seconds each on a busy machine.
+Few tests: each spawned process imports torch, seconds each on a busy machine.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 
 from adamnode.training.errors import ConfigError, RunError
+from adamnode.training.interrupt import deferred_interrupt
 from adamnode.training.processes import ProcessLost, in_processes
 
 
@@ -40,3 +42,30 @@ def test_each_call_returns_its_value_or_its_exception_and_a_dead_process_is_repo
     # take for one of its own checks (and this one could not be pickled either).
     assert isinstance(outcomes[3], RunError) and "unexpected Unpicklable in its process at test_processes.py:" in str(
         outcomes[3]) and str(outcomes[3]).endswith("held a lock (report it)")
+
+
+def wait_for_a_stop(ready: str, seconds: float) -> bool:
+    """With ``seconds`` 0, fail as soon as the other call waits for its stop (marked by ``ready``)."""
+    if seconds == 0:
+        while not os.path.exists(ready):
+            time.sleep(0.05)
+        raise ConfigError("refused")
+    with deferred_interrupt() as request:
+        open(ready, "w").close()
+        end = time.monotonic() + seconds
+        while not request.requested and time.monotonic() < end:
+            time.sleep(0.05)
+    return request.requested
+
+
+def test_closing_early_stops_the_running_calls_and_says_why(tmp_path, capfd):
+    ready = str(tmp_path / "waiting")
+    outcomes = in_processes(wait_for_a_stop, [(ready, 0), (ready, 600)], workers=2)
+    index, outcome = next(outcomes)
+    assert index == 0 and isinstance(outcome, ConfigError)
+    start = time.monotonic()
+    outcomes.close()
+    assert time.monotonic() - start < 120  # the other call was asked to stop, not waited out
+    error = capfd.readouterr().err
+    # The parent's reason comes first; the child's own SIGTERM message must not stand alone.
+    assert error.index("stopping the 1 run(s) still going") < error.index("SIGTERM: stopping after the current step")

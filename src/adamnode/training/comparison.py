@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import closing
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -128,19 +129,20 @@ def run_comparison(base: TrainConfig, models: list[str], seeds: list[int], out: 
     configs = [model_config(base, model, seed=seed, threads=threads,
                             out=str(child(out, run_folder(model, seed), "the comparison"))) for model, seed in runs]
     failures = []
-    for index, outcome in _outcomes(configs, resume, jobs):
-        model, seed = runs[index]
-        label = f"[{index + 1}/{len(runs)}] {model} seed {seed}"
-        if isinstance(outcome, Interrupted):
-            raise Interrupted(f"comparison stopped during {model} seed {seed}; continue it with: "
-                              f"adamnode compare --resume {out}")
-        if isinstance(outcome, RunError):
-            failures.append(f"{model} seed {seed}")
-            log(f"{label}: FAILED: {outcome}")
-        elif isinstance(outcome, Exception):
-            raise outcome
-        else:
-            log(f"{label}: {_outcome(outcome)}")
+    with closing(_outcomes(configs, resume, jobs)) as outcomes:
+        for index, outcome in outcomes:
+            model, seed = runs[index]
+            label = f"[{index + 1}/{len(runs)}] {model} seed {seed}"
+            if isinstance(outcome, Interrupted):
+                raise Interrupted(f"comparison stopped during {model} seed {seed}; continue it with: "
+                                  f"adamnode compare --resume {out}")
+            if isinstance(outcome, RunError):
+                failures.append(f"{model} seed {seed}")
+                log(f"{label}: FAILED: {outcome}")
+            elif isinstance(outcome, Exception):
+                raise outcome
+            else:
+                log(f"{label}: {_outcome(outcome)}")
     return failures
 
 
@@ -161,8 +163,10 @@ def _outcomes(configs: list[TrainConfig], resume: bool, jobs: int) -> Iterator[t
     if to_train:
         # No progress bars: those of runs side by side would overwrite each other.
         calls = [(configs[index], resume, False) for index in to_train]
-        for position, outcome in in_processes(_train_or_resume, calls, jobs):
-            yield to_train[position], outcome
+        # Closed with this generator, at once: an error that ends the comparison first stops the runs still going.
+        with closing(in_processes(_train_or_resume, calls, jobs)) as outcomes:
+            for position, outcome in outcomes:
+                yield to_train[position], outcome
 
 
 def _kept(config: TrainConfig, resume: bool) -> dict | None:

@@ -81,7 +81,9 @@ def in_processes(function: Callable, calls: list[tuple], workers: int) -> Iterat
         if waiting:
             yield waiting[0][0], Interrupted("stopped before it started")
     finally:
-        if not stopping[0]:
+        if running and not stopping[0]:
+            # Their own SIGTERM message follows; without this line it would read as if someone sent one.
+            tell(f"stopping the {len(running)} run(s) still going after their current step")
             for _, process in running.values():
                 _signal(process)
         for receiver, (_, process) in running.items():
