@@ -1,6 +1,8 @@
 """Tabulate the rate study (study.sh) and measure how far AdamNODE's state moves on the trained models.
 
-    python docs/results/rates/collect.py [runs/rates] > docs/results/rates/results.md
+    python docs/results/rates/collect.py [FOLDER ...] > docs/results/rates/results.md
+
+FOLDER: a comparison, or a folder of comparisons (study.sh's OUT; default runs/rates).
 
 Per setting: the final epoch's training loss, test accuracy and NFE (mean +- sd over seeds), the
 rates at the end of training, and on the first 512 test inputs of each trained model (all of the
@@ -15,17 +17,20 @@ spheres' test points; norms over all inputs and features, the trajectory sampled
 
 from __future__ import annotations
 
-import csv
 import statistics
 import sys
+from collections import defaultdict
 from pathlib import Path
 
 import torch
 from torch.nn import functional as F
 
+from adamnode.models.adam import DEFAULT_BETA1, DEFAULT_BETA2
+from adamnode.reports import find_runs
 from adamnode.tasks import get_task
 from adamnode.training.checkpoint import load_checkpoint
 from adamnode.training.config import config_from_settings
+from adamnode.training.run import COMPARISON_FILE
 
 #: Times at which the trajectory is sampled for the integral of h's speed.
 POINTS = 41
@@ -59,9 +64,8 @@ def relative(difference: torch.Tensor, reference: torch.Tensor) -> float:
     return float(difference.norm() / reference.norm())
 
 
-def final(run: Path) -> dict[str, float]:
-    with open(run / "metrics.csv", newline="") as stream:
-        last = list(csv.DictReader(stream))[-1]
+def final(record) -> dict[str, float]:
+    last = record.history[-1]
     return {key: float(last[key]) for key in ("train_loss", "test_accuracy", "nfe_forward", "nfe_backward")}
 
 
@@ -70,21 +74,40 @@ def cell(values: list[float], digits: int) -> str:
     return f"{statistics.fmean(values):.{digits}f} ± {spread:.{digits}f}"
 
 
-def main(root: Path) -> None:
+def comparisons(folder: Path) -> list[Path]:
+    """``folder`` if it is a comparison, else the comparisons directly inside it (study.sh's OUT)."""
+    if (folder / COMPARISON_FILE).is_file():
+        return [folder]
+    return sorted(child for child in folder.iterdir() if (child / COMPARISON_FILE).is_file())
+
+
+def setting(record) -> tuple[float, float, bool]:
+    """(beta1, beta2, learned) a run was trained with, AdamNODE's defaults where it gave none."""
+    options = {"beta1": DEFAULT_BETA1, "beta2": DEFAULT_BETA2, "learn_betas": True,
+               **record.settings.get("model_options", {})}
+    return float(options["beta1"]), float(options["beta2"]), bool(options["learn_betas"])
+
+
+def main(folders: list[Path]) -> None:
+    """One row per (beta1, beta2, learned) over the complete AdamNODE runs of ``folders``, whichever
+    comparison holds them (the claims study's default runs count as the paper's MNIST row)."""
     columns = [("train_loss", "train loss", 4), ("test_accuracy", "test acc.", 3), ("nfe_forward", "NFE-F", 1),
                ("nfe_backward", "NFE-B", 1), ("beta1", "beta1 end", 4), ("beta2", "beta2 end", 4),
                ("dm", "dm", 3), ("dv", "dv", 2), ("frozen", "frozen", 3), ("running", "running", 3),
                ("m0", "RMS m0", 2)]
+    groups = defaultdict(list)
+    for comparison in (found for folder in folders for found in comparisons(folder)):
+        for record in find_runs(comparison):
+            if record.model == "adamnode" and record.complete:
+                groups[setting(record)].append(record)
     print("| beta1 | beta2 | learned | seeds | " + " | ".join(header for _, header, _ in columns) + " |")
     print("|" + "---|" * (4 + len(columns)))
-    for setting in sorted(path for path in root.iterdir() if (path / "results.csv").is_file()):
-        runs = sorted(setting.glob("adamnode-seed*"))
-        rows = [{**final(run), **measure(run)} for run in runs]
-        options = config_from_settings(load_checkpoint(runs[0] / "checkpoint.pt")["settings"]).model_options
-        print(f"| {options['beta1']:.4f} | {options['beta2']:.4f} | {'yes' if options['learn_betas'] else 'no'} "
-              f"| {len(rows)} | " + " | ".join(cell([row[key] for row in rows], digits) for key, _, digits in columns)
-              + " |")
+    for (beta1, beta2, learned), records in sorted(groups.items()):
+        rows = [{**final(record), **measure(record.path)} for record in sorted(records, key=lambda r: r.seed)]
+        seeds = ", ".join(str(record.seed) for record in sorted(records, key=lambda r: r.seed))
+        print(f"| {beta1:.4f} | {beta2:.4f} | {'yes' if learned else 'no'} | {seeds} | "
+              + " | ".join(cell([row[key] for row in rows], digits) for key, _, digits in columns) + " |")
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "runs/rates"))
+    main([Path(folder) for folder in sys.argv[1:]] or [Path("runs/rates")])
