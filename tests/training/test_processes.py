@@ -1,6 +1,6 @@
 """``in_processes``: calls side by side in spawned processes, outcomes back whatever happens to them.
 
-Few tests: each spawned process imports torch, seconds each on a busy machine.
+Two tests: each spawned process imports torch, seconds each on a busy machine.
 """
 
 from __future__ import annotations
