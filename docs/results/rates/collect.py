@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
-from adamnode.models.adam import DEFAULT_BETA1, DEFAULT_BETA2
+from adamnode.models import AdamNODE
 from adamnode.reports import find_runs
 from adamnode.tasks import get_task
 from adamnode.training.checkpoint import load_checkpoint
@@ -83,8 +83,7 @@ def comparisons(folder: Path) -> list[Path]:
 
 def setting(record) -> tuple[float, float, bool]:
     """(beta1, beta2, learned) a run was trained with, AdamNODE's defaults where it gave none."""
-    options = {"beta1": DEFAULT_BETA1, "beta2": DEFAULT_BETA2, "learn_betas": True,
-               **record.settings.get("model_options", {})}
+    options = {**AdamNODE.option_defaults(), **record.settings.get("model_options", {})}
     return float(options["beta1"]), float(options["beta2"]), bool(options["learn_betas"])
 
 
@@ -103,8 +102,9 @@ def main(folders: list[Path]) -> None:
     print("| beta1 | beta2 | learned | seeds | " + " | ".join(header for _, header, _ in columns) + " |")
     print("|" + "---|" * (4 + len(columns)))
     for (beta1, beta2, learned), records in sorted(groups.items()):
-        rows = [{**final(record), **measure(record.path)} for record in sorted(records, key=lambda r: r.seed)]
-        seeds = ", ".join(str(record.seed) for record in sorted(records, key=lambda r: r.seed))
+        records.sort(key=lambda record: record.seed)
+        rows = [{**final(record), **measure(record.path)} for record in records]
+        seeds = ", ".join(str(record.seed) for record in records)
         print(f"| {beta1:.4f} | {beta2:.4f} | {'yes' if learned else 'no'} | {seeds} | "
               + " | ".join(cell([row[key] for row in rows], digits) for key, _, digits in columns) + " |")
 
