@@ -123,11 +123,8 @@ def run_comparison(base: TrainConfig, models: list[str], seeds: list[int], out: 
     which a table can use, rather than every seed of a few models.
     """
     runs = [(model, seed) for seed in seeds for model in models]
-    # Runs side by side each get their share of the cores unless --threads says otherwise; the share
-    # goes into each run's settings, not the comparison's, which a later --resume may run another way.
-    threads = base.threads if jobs == 1 or base.threads is not None else max(1, available_cores() // jobs)
-    configs = [model_config(base, model, seed=seed, threads=threads,
-                            out=str(child(out, run_folder(model, seed), "the comparison"))) for model, seed in runs]
+    configs = [model_config(base, model, seed=seed, out=str(child(out, run_folder(model, seed), "the comparison")))
+               for model, seed in runs]
     failures = []
     with closing(_outcomes(configs, resume, jobs)) as outcomes:
         for index, outcome in outcomes:
@@ -161,8 +158,14 @@ def _outcomes(configs: list[TrainConfig], resume: bool, jobs: int) -> Iterator[t
         else:
             yield index, outcome
     if to_train:
+        # Runs side by side each get their share of the cores unless --threads says otherwise, shared
+        # among the runs that will train, not --jobs: two runs left of a resumed --jobs 4 get half each.
+        # The share goes into each run's settings, not the comparison's, which a later --resume may run
+        # another way.
+        share = max(1, available_cores() // min(jobs, len(to_train)))
         # No progress bars: those of runs side by side would overwrite each other.
-        calls = [(configs[index], resume, False) for index in to_train]
+        calls = [(configs[index] if configs[index].threads is not None else configs[index].replace(threads=share),
+                  resume, False) for index in to_train]
         # Closed with this generator, at once: an error that ends the comparison first stops the runs still going.
         with closing(in_processes(_train_or_resume, calls, jobs)) as outcomes:
             for position, outcome in outcomes:
