@@ -34,11 +34,16 @@ def test_wrong_header(tmp_path):
         read_silverbox(tmp_path)
 
 
-def test_non_numeric_row_names_its_line(tmp_path):
+@pytest.mark.parametrize("row, problem", [
+    ("0.1,oops,", "a field is not a number"),
+    ("0.1,inf,", "non-finite value"),
+    ("0.1,0.2,0.3,", "expected two numbers 'V1,V2,'"),
+])
+def test_a_bad_row_names_its_line_and_the_problem(tmp_path, row, problem):
     rows = ["0.1,0.2,"] * SAMPLES
-    rows[4] = "0.1,oops,"
+    rows[4] = row
     path = write_record(tmp_path, rows)
-    with pytest.raises(DataError, match=rf"{path} line 6: expected two numbers .*'0.1,oops,'"):
+    with pytest.raises(DataError, match=rf"{path} line 6: {problem}.*'{row}'"):
         read_silverbox(tmp_path)
 
 

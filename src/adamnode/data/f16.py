@@ -12,14 +12,13 @@ the official 3,361,461 bytes, so a truncated or edited copy is refused with the 
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 from typing import NamedTuple
 
 import torch
 
-from .store import DataError, csv_data_lines, existing_data_dir, file_identity
+from .store import DataError, csv_data_lines, csv_numbers, existing_data_dir, file_identity
 
 SUBDIR = "f16"
 FILE_NAME = "F16Data_FullMSine_Level1.csv"
@@ -82,12 +81,4 @@ def _parse_row(line: str, number: int, path: Path) -> list[float]:
         expected = f"five numbers, Fs {'= ' + rate if rate else 'empty'} and a final comma"
         raise DataError(f"{path} line {number}: expected {expected}, found {line[:80]!r}; "
                         "the file is damaged, replace it with the official file")
-    try:
-        values = [float(field) for field in fields[:5]]
-    except ValueError:
-        raise DataError(f"{path} line {number}: a field is not a number in {line[:80]!r}; "
-                        "the file is damaged, replace it with the official file") from None
-    if not all(math.isfinite(value) for value in values):
-        raise DataError(f"{path} line {number}: non-finite value in {line[:80]!r}; "
-                        "the file is damaged, replace it with the official file")
-    return values
+    return csv_numbers(fields[:5], line, number, path, "replace it with the official file", excerpt=80)

@@ -11,7 +11,6 @@ reported as such, with its line), then checked against the official SHA-256.
 from __future__ import annotations
 
 import io
-import math
 import os
 import urllib.request
 import zipfile
@@ -21,7 +20,7 @@ from typing import NamedTuple
 import torch
 
 from ..files import atomic_write
-from .store import DataError, csv_data_lines, existing_data_dir, file_identity, verify_bytes
+from .store import DataError, csv_data_lines, csv_numbers, existing_data_dir, file_identity, verify_bytes
 
 SUBDIR = "silverbox"
 FILE_NAME = "SNLS80mV.csv"
@@ -92,17 +91,11 @@ def _parse_row(line: str, number: int, path: Path) -> tuple[float, float]:
     # The official rows end with a comma, which leaves one empty last field.
     if fields and fields[-1] == "":
         fields.pop()
-    try:
-        if len(fields) != 2:
-            raise ValueError
-        values = float(fields[0]), float(fields[1])
-    except ValueError:
+    if len(fields) != 2:
         raise DataError(f"{path} line {number}: expected two numbers 'V1,V2,', found {line[:60]!r}; "
-                        "the file is damaged, delete it and fetch it again") from None
-    if not all(math.isfinite(value) for value in values):
-        raise DataError(f"{path} line {number}: non-finite value in {line[:60]!r}; "
                         "the file is damaged, delete it and fetch it again")
-    return values
+    first, second = csv_numbers(fields, line, number, path, "delete it and fetch it again")
+    return first, second
 
 
 def fetch(destination: Path) -> None:

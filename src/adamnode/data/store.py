@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import math
 import os
 import shutil
 import urllib.request
@@ -77,6 +78,18 @@ def csv_data_lines(content: bytes, path: Path, file_name: str, header: str, rows
         problem = "truncated" if len(lines) - 1 < rows else "longer than the official file"
         raise DataError(f"{path} is {problem}: {len(lines) - 1} data rows, expected {rows}; {remedy}")
     return lines[1:]
+
+
+def csv_numbers(fields: list[str], line: str, number: int, path: Path, remedy: str, excerpt: int = 60) -> list[float]:
+    """``fields`` of data line ``number`` as finite floats; ``remedy`` ends the message naming a bad one."""
+    try:
+        values = [float(field) for field in fields]
+    except ValueError:
+        raise DataError(f"{path} line {number}: a field is not a number in {line[:excerpt]!r}; "
+                        f"the file is damaged, {remedy}") from None
+    if not all(math.isfinite(value) for value in values):
+        raise DataError(f"{path} line {number}: non-finite value in {line[:excerpt]!r}; the file is damaged, {remedy}")
+    return values
 
 
 def file_digest(path: Path, algorithm: str, opener=open, limit: int | None = None) -> str:
