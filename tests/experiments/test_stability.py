@@ -8,6 +8,7 @@ import torch
 
 from adamnode.experiments.stability import build_initialisation, check_horizon, run_stability
 from adamnode.experiments.stability_report import CSV_NAME, FIGURE_NAME, TABLE_NAME, write_outputs
+from reference import rk4
 
 SAMPLES = 40
 # A recording-like input with energy near the Silverbox resonance, and an output start away from 0.
@@ -69,16 +70,9 @@ def adam_rk4(init: int, substeps: int = 64) -> np.ndarray:
         f = W @ h + w * u + b
         return np.stack([-m / (np.sqrt(np.log1p(np.exp(v))) + eps), beta1 * (-f - m), beta2 * (f * f - v)])
 
-    z, states, dt = z0.copy(), [z0.copy()], 1.0 / substeps
+    states = [z0.copy()]
     for k in range(HORIZON):
-        for j in range(substeps):
-            t = k + j * dt
-            k1 = rhs(t, z)
-            k2 = rhs(t + dt / 2, z + dt / 2 * k1)
-            k3 = rhs(t + dt / 2, z + dt / 2 * k2)
-            k4 = rhs(t + dt, z + dt * k3)
-            z = z + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
-        states.append(z.copy())
+        states.append(rk4(rhs, states[-1], k, k + 1, substeps))
     return np.stack(states)
 
 

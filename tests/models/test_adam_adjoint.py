@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from adamnode import AdamNODE
+from reference import rk4
 
 B, D, HIDDEN, STEPS, T1 = 2, 3, 5, 100, 1.0
 EPS = 1e-2  # large enough that the eps in (sqrt(s) + eps)**2 matters at 1e-6
@@ -36,18 +37,6 @@ class MLP(nn.Module):
 
     def forward(self, t, h):
         return self.outer(torch.tanh(self.inner(h) + t * self.c))
-
-
-def rk4(field, z, t0, t1, steps):
-    dt = (t1 - t0) / steps
-    for i in range(steps):
-        t = t0 + i * dt
-        k1 = field(t, z)
-        k2 = field(t + dt / 2, z + dt / 2 * k1)
-        k3 = field(t + dt / 2, z + dt / 2 * k2)
-        k4 = field(t + dt, z + dt * k3)
-        z = z + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
-    return z
 
 
 def adjoint_gradients(mlp: MLP, beta1: float, beta2: float, v_activation: str, z1, a1):
