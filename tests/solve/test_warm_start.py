@@ -218,17 +218,24 @@ def cold_gradients(field: HBNODE, z0: torch.Tensor) -> tuple[torch.Tensor, torch
     return field.f.scale.grad.clone(), z0.grad.clone()
 
 
-def test_a_backward_solve_that_fails_from_a_remembered_step_is_redone_cold_inside_backward():
+def backward_from_a_remembered_step(size: float) -> tuple[WarmBlock, tuple, tuple]:
+    """The block, its gradients after a backward pass started from a remembered ``size``, and the cold gradients."""
     field = sinh_field()
     z0 = resting_at(field, 8.0).requires_grad_(True)
     block = WarmBlock(field, rtol=1e-6, atol=1e-6)
-    remember(block, Direction.BACKWARD, 0.5)  # a trial step this large overflows: sinh of Inf
+    remember(block, Direction.BACKWARD, size)
     block(z0).sum().backward()
     warm_grads = field.f.scale.grad.clone(), z0.grad.clone()
+    return block, warm_grads, cold_gradients(field, z0)
+
+
+def test_a_backward_solve_that_fails_from_a_remembered_step_is_redone_cold_inside_backward():
+    # A trial step this large overflows: sinh of Inf.
+    block, warm_grads, cold_grads = backward_from_a_remembered_step(0.5)
     assert block.stats.nfe_backward > 0
     # The retry repeats the forward solve from the same (cold) start and runs the adjoint cold: the
     # gradients of a block that never warm-started, to the bit.
-    assert all(torch.equal(a, b) for a, b in zip(warm_grads, cold_gradients(field, z0)))
+    assert all(torch.equal(a, b) for a, b in zip(warm_grads, cold_grads))
     assert 0 < block.step_memory.sizes[1] < 0.5, "the failed size is forgotten; the retry records its own"
 
 
@@ -238,15 +245,10 @@ def test_an_overflowing_step_is_never_accepted():
     Accepted, it would hand back NaN gradients without an error, so there would be nothing to retry;
     refused, the backward pass is redone cold and the gradients are the cold ones.
     """
-    field = sinh_field()
-    z0 = resting_at(field, 8.0).requires_grad_(True)
-    block = WarmBlock(field, rtol=1e-6, atol=1e-6)
-    remember(block, Direction.BACKWARD, 1.0)  # the whole interval in one step: accepted by torchdiffeq
-    block(z0).sum().backward()
-    warm_grads = field.f.scale.grad.clone(), z0.grad.clone()
+    # The whole interval in one step: accepted by torchdiffeq.
+    _, warm_grads, cold_grads = backward_from_a_remembered_step(1.0)
     assert all(bool(torch.isfinite(grad).all()) for grad in warm_grads)
-    cold = cold_gradients(field, z0)
-    assert all(torch.equal(a, b) for a, b in zip(warm_grads, cold))
+    assert all(torch.equal(a, b) for a, b in zip(warm_grads, cold_grads))
 
 
 def test_a_trajectorys_adjoint_records_no_backward_size():
