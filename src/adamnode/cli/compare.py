@@ -24,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seeds per model, counting up from --seed (default 1)")
     parser.add_argument("--jobs", type=int, default=1, metavar="N",
                         help="runs trained at once, each in its own process (default 1; at most the CPU cores; "
-                             "without --threads each run gets its share of the cores: cores/N, more when fewer runs are left)")
+                             "without --threads each run gets its share of the cores: cores/N, more when fewer "
+                             "runs are left)")
     add_training_options(parser, exclude=("model",))
     parser.epilog = ("Each run goes to OUT/<model>-seed<k>; OUT gets results.csv, results.md and PNG plots "
                      "(default OUT: runs/compare-<task>).")
