@@ -1,9 +1,14 @@
-"""How a comparison hands its runs to processes side by side (no training here: the processes are replaced)."""
+"""How a comparison hands its runs to processes side by side and reports their ends (no training here: the
+processes are replaced)."""
 
 from __future__ import annotations
 
+import pytest
+
 from adamnode.training import comparison
 from adamnode.training.config import TrainConfig
+from adamnode.training.errors import Interrupted
+from adamnode.training.processes import NotStarted
 
 
 def started_threads(monkeypatch, tmp_path, threads: list, jobs: int, cores: int) -> list:
@@ -30,3 +35,25 @@ def test_the_cores_are_shared_among_the_runs_that_train_not_among_the_jobs(monke
 
 def test_threads_a_run_was_given_are_kept(monkeypatch, tmp_path):
     assert started_threads(monkeypatch, tmp_path, [3, None], jobs=2, cores=8) == [3, 4]
+
+
+def stopped_comparison(monkeypatch, tmp_path, outcomes: list) -> str:
+    """The message of a two-model comparison whose processes report ``outcomes`` (index, outcome)."""
+    def in_processes(function, calls, workers):
+        yield from outcomes
+
+    monkeypatch.setattr(comparison, "in_processes", in_processes)
+    base = TrainConfig(task="mnist", model="node", threads=1)
+    with pytest.raises(Interrupted) as stop:
+        comparison.run_comparison(base, ["node", "hbnode"], [0, 1], tmp_path / "c", resume=False, jobs=2,
+                                  log=lambda line: None)
+    return str(stop.value)
+
+
+def test_a_stopped_comparison_names_every_run_that_was_going(monkeypatch, tmp_path):
+    message = stopped_comparison(monkeypatch, tmp_path, [(1, Interrupted("stopped")), (0, Interrupted("stopped")),
+                                                         (2, NotStarted("stopped before it started"))])
+    assert message == (f"comparison stopped during hbnode seed 0, node seed 0; continue it with: "
+                       f"adamnode compare --resume {tmp_path / 'c'}")
+    message = stopped_comparison(monkeypatch, tmp_path, [(0, NotStarted("stopped before it started"))])
+    assert message.startswith("comparison stopped before node seed 0;")

@@ -1,17 +1,18 @@
 """``in_processes``: calls side by side in spawned processes, outcomes back whatever happens to them.
 
-Two tests: each spawned process imports torch, seconds each on a busy machine.
+Three tests: each spawned process imports torch, seconds each on a busy machine.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 
-from adamnode.training.errors import ConfigError, RunError
+from adamnode.training.errors import ConfigError, Interrupted, RunError
 from adamnode.training.interrupt import deferred_interrupt
-from adamnode.training.processes import ProcessLost, in_processes
+from adamnode.training.processes import NotStarted, ProcessLost, in_processes
 
 
 class Unpicklable(Exception):
@@ -69,3 +70,33 @@ def test_closing_early_stops_the_running_calls_and_says_why(tmp_path, capfd):
     error = capfd.readouterr().err
     # The parent's reason comes first; the child's own SIGTERM message must not stand alone.
     assert error.index("stopping the 1 run(s) still going") < error.index("SIGTERM: stopping after the current step")
+
+
+
+def stop_when_asked(folder: str, name: str) -> str:
+    """Write this process's id to ``folder/name``, then wait (at most 120 s) for a stop signal."""
+    with deferred_interrupt() as request:
+        with open(os.path.join(folder, name), "w") as stream:
+            stream.write(str(os.getpid()))
+        end = time.monotonic() + 120
+        while not request.requested and time.monotonic() < end:
+            time.sleep(0.05)
+    if request.requested:
+        raise Interrupted(f"{name} stopped")
+    return name
+
+
+def test_a_call_stopped_on_its_own_stops_the_others_and_each_reports(tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+
+    def stop_the_first_once_both_wait():
+        while not (first.is_file() and first.read_text() and second.is_file()):
+            time.sleep(0.05)
+        os.kill(int(first.read_text()), signal.SIGTERM)
+
+    threading.Thread(target=stop_the_first_once_both_wait, daemon=True).start()
+    reported = dict(in_processes(stop_when_asked, [(str(tmp_path), name) for name in "abc"], workers=2))
+    # b was asked to stop rather than waited out, and c never started.
+    assert [type(reported[index]) for index in range(3)] == [Interrupted, Interrupted, NotStarted]
+    assert [str(reported[index]) for index in range(2)] == ["a stopped", "b stopped"]
+    assert not (tmp_path / "c").exists()

@@ -1,7 +1,8 @@
-"""The claims' verdict table from one or more MNIST comparison folders (their complete runs only).
+"""The claims' verdict table from MNIST comparison folders (their complete runs only) and earlier runs' records.
 
     python docs/results/claims/collect.py runs/mnist-a runs/mnist-b > docs/results/claims/verdict.md
     python docs/results/claims/collect.py --plots docs/results/claims/mnist runs/mnist-a runs/mnist-b
+    python docs/results/claims/collect.py --record docs/results/claims/paper.csv docs/results/claims/paper.csv runs/paper-s8
 
 C1 "AdamNODE reaches the lowest training loss": each model's final training loss (the mean over
 its last epoch's batches), mean and sample standard deviation over seeds, and a 95 % percentile
@@ -12,11 +13,16 @@ also judged on the loss over the last LATE_STEPS steps. A verdict needs at least
 fewer are tabulated and called "not established". ``--plots DIR`` also draws the complete runs'
 per-step curves (steps.csv: training loss over each logged window, NFE-F, NFE-B; mean over seeds with
 a band of one standard deviation) into DIR.
+
+Run folders do not outlive the machine they ran on; a run's figures do, as a row of a record
+(``--record FILE.csv`` writes one row per run counted, from folders and records alike). A ``.csv``
+among the sources is such a record: seeds run in different sessions are pooled that way.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import statistics
 from collections import defaultdict
 from pathlib import Path
@@ -41,30 +47,36 @@ CURVES = (("loss", "training loss (mean over each logged window)", True), ("nfe_
           ("nfe_backward", "NFE-B per batch", False))
 
 
-def main(folders: list[str], plots: Path | None) -> None:
-    values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    seeds: dict[str, list[int]] = defaultdict(list)
-    complete = [record for folder in folders for record in find_runs(folder) if record.complete]
-    runs = [(record.model, record.seed) for record in complete]
+#: A record's columns: a run's identity and its figures ("" where it logged no steps).
+RECORD = ("model", "seed", *(key for key, _, _ in COLUMNS), LATE_COLUMN[0])
+
+
+def main(sources: list[str], plots: Path | None, record: Path | None) -> None:
+    complete = [run for source in sources if not source.endswith(".csv") for run in find_runs(source) if run.complete]
+    rows = [row for source in sources if source.endswith(".csv") for row in read_record(source)]
+    rows += [figures(run) for run in complete]
+    runs = [(row["model"], row["seed"]) for row in rows]
     twice = sorted({run for run in runs if runs.count(run) > 1})
     if twice:
         # A seed counted twice would narrow the spread and the intervals.
         raise SystemExit(f"collect.py: {', '.join(f'{model} seed {seed}' for model, seed in twice)} completed in "
-                         "more than one folder; give each run once")
+                         "more than one source; give each run once")
     if plots is not None and complete:
         plots.mkdir(parents=True, exist_ok=True)
         for key, label, log in CURVES:
             plot_curves(complete, key, label, plots / f"steps_{key}.png", log=log, along="step")
-    for record in complete:
-        last = record.history[-1]
-        seeds[record.model].append(record.seed)
-        for key, _, _ in COLUMNS:
-            column = f"test_{record.metric}" if key == "test_metric" else key
-            values[record.model][key].append(float(last[column]))
-        if record.steps:
-            end = max(row["step"] for row in record.steps)
-            values[record.model]["late_loss"].append(
-                statistics.fmean(row["loss"] for row in record.steps if row["step"] > end - LATE_STEPS))
+    if record is not None:
+        with open(record, "w", newline="") as stream:
+            writer = csv.DictWriter(stream, RECORD)
+            writer.writeheader()
+            writer.writerows(sorted(rows, key=lambda row: (row["model"], row["seed"])))
+    values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    seeds: dict[str, list[int]] = defaultdict(list)
+    for row in rows:
+        seeds[row["model"]].append(row["seed"])
+        for key in RECORD[2:]:
+            if row[key] != "":
+                values[row["model"]][key].append(float(row[key]))
     if not values:
         print("No complete runs yet.")
         return
@@ -113,9 +125,30 @@ def verdict(values, key: str, label: str, claim: str) -> None:
           f"{statistics.fmean(others[best]):.4g}; difference 95 % intervals {shown}: {outcome}")
 
 
+def figures(run) -> dict:
+    """A complete run's row of a record: its last epoch's figures and, with steps.csv, its late loss."""
+    last = run.history[-1]
+    row = {"model": run.model, "seed": run.seed, "late_loss": ""}
+    for key, _, _ in COLUMNS:
+        row[key] = float(last[f"test_{run.metric}" if key == "test_metric" else key])
+    if run.steps:
+        end = max(step["step"] for step in run.steps)
+        row["late_loss"] = statistics.fmean(step["loss"] for step in run.steps if step["step"] > end - LATE_STEPS)
+    return row
+
+
+def read_record(path: str) -> list[dict]:
+    with open(path, newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    if rows and set(rows[0]) != set(RECORD):
+        raise SystemExit(f"collect.py: {path} is not a record of this script (columns {', '.join(RECORD)})")
+    return [{**row, "seed": int(row["seed"])} for row in rows]
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folders", nargs="+", help="comparison folders")
-    parser.add_argument("--plots", type=Path, help="folder for the per-step curves")
+    parser.add_argument("sources", nargs="+", help="comparison folders, and records (.csv) of earlier runs")
+    parser.add_argument("--plots", type=Path, help="folder for the per-step curves (of the folders' runs)")
+    parser.add_argument("--record", type=Path, help="write every counted run's figures to this .csv")
     arguments = parser.parse_args()
-    main(arguments.folders, arguments.plots)
+    main(arguments.sources, arguments.plots, arguments.record)

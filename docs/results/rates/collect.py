@@ -1,8 +1,10 @@
 """Tabulate the rate study (study.sh) and measure how far AdamNODE's state moves on the trained models.
 
-    python docs/results/rates/collect.py [FOLDER ...] > docs/results/rates/results.md
+    python docs/results/rates/collect.py [SOURCE ...] [--record FILE.csv] > docs/results/rates/results.md
 
-FOLDER: a comparison, or a folder of comparisons (study.sh's OUT; default runs/rates).
+SOURCE: a comparison, a folder of comparisons (study.sh's OUT; default runs/rates), or a record
+(.csv) that ``--record`` wrote: run folders do not outlive the machine they ran on, a run's row
+does, and seeds run in different sessions are pooled that way.
 
 Per setting: the final epoch's training loss, test accuracy and NFE (mean +- sd over seeds), the
 rates at the end of training, and on the first 512 test inputs of each trained model (all of the
@@ -17,8 +19,9 @@ spheres' test points; norms over all inputs and features, the trajectory sampled
 
 from __future__ import annotations
 
+import argparse
+import csv
 import statistics
-import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -87,27 +90,63 @@ def setting(record) -> tuple[float, float, bool]:
     return float(options["beta1"]), float(options["beta2"]), bool(options["learn_betas"])
 
 
-def main(folders: list[Path]) -> None:
-    """One row per (beta1, beta2, learned) over the complete AdamNODE runs of ``folders``, whichever
+#: A record's columns: the setting, the seed, then the figures.
+RECORD = ("beta1_start", "beta2_start", "learned", "seed", "train_loss", "test_accuracy", "nfe_forward",
+          "nfe_backward", "beta1", "beta2", "dm", "dv", "frozen", "running", "m0")
+
+
+def main(sources: list[Path], record: Path | None) -> None:
+    """One row per (beta1, beta2, learned) over the complete AdamNODE runs of ``sources``, whichever
     comparison holds them (the claims study's default runs count as the paper's MNIST row)."""
     columns = [("train_loss", "train loss", 4), ("test_accuracy", "test acc.", 3), ("nfe_forward", "NFE-F", 1),
                ("nfe_backward", "NFE-B", 1), ("beta1", "beta1 end", 4), ("beta2", "beta2 end", 4),
                ("dm", "dm", 3), ("dv", "dv", 2), ("frozen", "frozen", 3), ("running", "running", 3),
                ("m0", "RMS m0", 2)]
+    rows = [row for source in sources if source.suffix == ".csv" for row in read_record(source)]
+    for comparison in (found for source in sources if source.suffix != ".csv" for found in comparisons(source)):
+        for run in find_runs(comparison):
+            if run.model == "adamnode" and run.complete:
+                beta1, beta2, learned = setting(run)
+                rows.append({"beta1_start": beta1, "beta2_start": beta2, "learned": learned, "seed": run.seed,
+                             **final(run), **measure(run.path)})
     groups = defaultdict(list)
-    for comparison in (found for folder in folders for found in comparisons(folder)):
-        for record in find_runs(comparison):
-            if record.model == "adamnode" and record.complete:
-                groups[setting(record)].append(record)
+    for row in rows:
+        groups[row["beta1_start"], row["beta2_start"], row["learned"]].append(row)
+    twice = sorted({(key, row["seed"]) for key, kept in groups.items() for row in kept
+                    if [other["seed"] for other in kept].count(row["seed"]) > 1})
+    if twice:
+        raise SystemExit(f"collect.py: {twice} completed in more than one source; give each run once")
+    if record is not None:
+        with open(record, "w", newline="") as stream:
+            writer = csv.DictWriter(stream, RECORD)
+            writer.writeheader()
+            writer.writerows(row for _, kept in sorted(groups.items()) for row in sorted(kept, key=seed_of))
     print("| beta1 | beta2 | learned | seeds | " + " | ".join(header for _, header, _ in columns) + " |")
     print("|" + "---|" * (4 + len(columns)))
-    for (beta1, beta2, learned), records in sorted(groups.items()):
-        records.sort(key=lambda record: record.seed)
-        rows = [{**final(record), **measure(record.path)} for record in records]
-        seeds = ", ".join(str(record.seed) for record in records)
+    for (beta1, beta2, learned), kept in sorted(groups.items()):
+        kept.sort(key=seed_of)
+        seeds = ", ".join(str(row["seed"]) for row in kept)
         print(f"| {beta1:.4f} | {beta2:.4f} | {'yes' if learned else 'no'} | {seeds} | "
-              + " | ".join(cell([row[key] for row in rows], digits) for key, _, digits in columns) + " |")
+              + " | ".join(cell([row[key] for row in kept], digits) for key, _, digits in columns) + " |")
+
+
+def seed_of(row: dict) -> int:
+    return row["seed"]
+
+
+def read_record(path: Path) -> list[dict]:
+    with open(path, newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    if rows and set(rows[0]) != set(RECORD):
+        raise SystemExit(f"collect.py: {path} is not a record of this script (columns {', '.join(RECORD)})")
+    return [{key: (int(value) if key == "seed" else value == "True" if key == "learned" else float(value))
+             for key, value in row.items()} for row in rows]
 
 
 if __name__ == "__main__":
-    main([Path(folder) for folder in sys.argv[1:]] or [Path("runs/rates")])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sources", nargs="*", type=Path, default=[Path("runs/rates")],
+                        help="comparisons, folders of comparisons, records (.csv)")
+    parser.add_argument("--record", type=Path, help="write every counted run's figures to this .csv")
+    arguments = parser.parse_args()
+    main(arguments.sources, arguments.record)

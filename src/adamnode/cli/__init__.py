@@ -105,7 +105,11 @@ def _load(name: str):
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     chosen = next((word for word in argv if not word.startswith("-")), None)
-    args, unknown = build_parser(chosen if chosen in COMMANDS else None).parse_known_args(argv)
+    try:  # the chosen command's module imports torch: seconds in which a Ctrl-C is likely
+        parser = build_parser(chosen if chosen in COMMANDS else None)
+    except KeyboardInterrupt:
+        fail("interrupted", INTERRUPTED)
+    args, unknown = parser.parse_known_args(argv)
     if unknown:
         fail(f"unrecognized arguments: {' '.join(unknown)} (see adamnode {args.command} --help)", USAGE_ERROR)
     try:
@@ -126,13 +130,13 @@ def _raised_by_adamnode(error: BaseException) -> bool:
 
 
 def _describe(error: BaseException) -> tuple[str, int]:
+    if isinstance(error, KeyboardInterrupt):  # before the imports below, which it may have cut short
+        return "interrupted", INTERRUPTED
     from ..solve import SolverError
     from ..training.errors import Interrupted, RunError
 
     if isinstance(error, Interrupted):
         return str(error), INTERRUPTED
-    if isinstance(error, KeyboardInterrupt):
-        return "interrupted", INTERRUPTED
     if isinstance(error, ValueError) and _raised_by_adamnode(error):  # ConfigError, DataError, checks of input
         return str(error), USAGE_ERROR
     if isinstance(error, (RunError, SolverError, OSError)):

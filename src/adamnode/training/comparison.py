@@ -17,7 +17,7 @@ from .config import TrainConfig, config_from_settings
 from .distributed import barrier
 from .errors import ConfigError, Interrupted, RunError
 from .folders import check_output, child, folder_lock, replace_output
-from .processes import in_processes
+from .processes import NotStarted, in_processes
 from .run import COMPARISON_FILE, RESUMABLE_CHANGES, SUMMARY_FILE, resumed_config, train_run, with_resume_changes
 from .runtime import available_cores
 
@@ -125,21 +125,24 @@ def run_comparison(base: TrainConfig, models: list[str], seeds: list[int], out: 
     runs = [(model, seed) for seed in seeds for model in models]
     configs = [model_config(base, model, seed=seed, out=str(child(out, run_folder(model, seed), "the comparison")))
                for model, seed in runs]
-    failures = []
+    failures, stopped, not_started = [], [], []
     with closing(_outcomes(configs, resume, jobs)) as outcomes:
         for index, outcome in outcomes:
             model, seed = runs[index]
             label = f"[{index + 1}/{len(runs)}] {model} seed {seed}"
             if isinstance(outcome, Interrupted):
-                raise Interrupted(f"comparison stopped during {model} seed {seed}; continue it with: "
-                                  f"adamnode compare --resume {out}")
-            if isinstance(outcome, RunError):
+                # Every run that was going reports before the comparison stops, so the message names them all.
+                (not_started if isinstance(outcome, NotStarted) else stopped).append(f"{model} seed {seed}")
+            elif isinstance(outcome, RunError):
                 failures.append(f"{model} seed {seed}")
                 log(f"{label}: FAILED: {outcome}")
             elif isinstance(outcome, Exception):
                 raise outcome
             else:
                 log(f"{label}: {_outcome(outcome)}")
+    if stopped or not_started:
+        where = f"during {', '.join(stopped)}" if stopped else f"before {not_started[0]}"
+        raise Interrupted(f"comparison stopped {where}; continue it with: adamnode compare --resume {out}")
     return failures
 
 
@@ -157,6 +160,8 @@ def _outcomes(configs: list[TrainConfig], resume: bool, jobs: int) -> Iterator[t
             to_train.append(index)
         else:
             yield index, outcome
+            if isinstance(outcome, Interrupted):
+                return
     if to_train:
         # Runs side by side each get their share of the cores unless --threads says otherwise, shared
         # among the runs that will train, not --jobs: two runs left of a resumed --jobs 4 get half each.

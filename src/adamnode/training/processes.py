@@ -27,13 +27,18 @@ class ProcessLost(RunError):
     """A child process ended without sending a result (killed, or out of memory)."""
 
 
+class NotStarted(Interrupted):
+    """The call was still waiting for a process when the stop came."""
+
+
 def in_processes(function: Callable, calls: list[tuple], workers: int) -> Iterator[tuple[int, Any]]:
     """Yield ``(index, outcome)`` for each ``function(*calls[index])``, at most ``workers`` at once.
 
     The outcome is the call's return value or the exception it raised: adamnode's own exceptions as
     they are, any other as a ``RunError`` naming it, ``ProcessLost`` if the process died first.
-    After a stop signal no further call starts (the first not started yields ``Interrupted``) and
-    those running are asked to stop. Closing the generator early asks the running ones to stop and
+    After a stop signal, or a call that ends ``Interrupted`` (its process was sent one), no further
+    call starts (the first not started yields ``NotStarted``) and those running are asked to stop
+    and report. Closing the generator early asks the running ones to stop and
     waits for them.
     """
     if workers < 1:
@@ -44,16 +49,16 @@ def in_processes(function: Callable, calls: list[tuple], workers: int) -> Iterat
     # A plain flag, not a threading.Event: a handler interrupting Event.set() could deadlock on its lock.
     stopping = [False]
 
-    def stop(signum, frame):
+    def stop(reason: str):
         first = not stopping[0]
         stopping[0] = True
         for _, process in running.values():
             _signal(process)
-        if first:
-            tell(f"\n{signal.Signals(signum).name}: asking the {len(running)} running run(s) to stop after their "
-                 "current step")
+        if first and running:
+            tell(f"{reason}: asking the {len(running)} running run(s) to stop after their current step")
 
-    previous = {number: signal.signal(number, stop) for number in STOP_SIGNALS} \
+    previous = {number: signal.signal(number, lambda signum, frame: stop(f"\n{signal.Signals(signum).name}"))
+                for number in STOP_SIGNALS} \
         if threading.current_thread() is threading.main_thread() else {}
     try:
         while running or (waiting and not stopping[0]):
@@ -77,9 +82,12 @@ def in_processes(function: Callable, calls: list[tuple], workers: int) -> Iterat
             # on the processes instead would block a child whose result fills the pipe.
             for receiver in wait(list(running)):
                 index, process = running.pop(receiver)
-                yield index, _outcome(process, receiver, stopping[0])
+                outcome = _outcome(process, receiver, stopping[0])
+                if isinstance(outcome, Interrupted) and not stopping[0]:
+                    stop("a run was stopped")
+                yield index, outcome
         if waiting:
-            yield waiting[0][0], Interrupted("stopped before it started")
+            yield waiting[0][0], NotStarted("stopped before it started")
     finally:
         if running and not stopping[0]:
             # Their own SIGTERM message follows; without this line it would read as if someone sent one.
