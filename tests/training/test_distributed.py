@@ -35,7 +35,8 @@ FIXED_STEP = {"model": "adamnode", "preset": "tiny", "method": "rk4", "step_size
               "batch_size": 5, "train_subset": 6, "test_subset": 7, "epochs": 1}
 ADAPTIVE = {**FIXED_STEP, "method": "dopri5", "step_size": None, "seminorm": True}
 EXACT_COLUMNS = ("steps", "train_accuracy", "test_accuracy", "nfe_forward", "nfe_backward", "test_nfe_forward")
-WORKERS_TIMEOUT = 120
+#: Seconds for the spawned ranks to import torch and finish; a hang, not a slow machine, should trip it.
+WORKERS_TIMEOUT = 300
 
 
 def float64_trainer(settings: dict, run_dir: Path) -> Trainer:
