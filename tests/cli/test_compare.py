@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -108,8 +107,9 @@ def test_stopping_a_comparison_stops_each_running_run_with_a_checkpoint(tmp_path
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
-    assert f"adamnode compare --resume {out}" in stderr and "Traceback" not in stderr
-    assert re.search(r"comparison stopped during (node seed 0, hbnode|hbnode seed 0, node) seed 0;", stderr), stderr
+    assert "Traceback" not in stderr
+    assert f"comparison stopped during node seed 0, hbnode seed 0; continue it with: adamnode compare --resume {out}" \
+        in stderr
     for run in runs:
         assert json.loads((run / "summary.json").read_text())["status"] == "interrupted"
         assert (run / "checkpoint.pt").is_file()

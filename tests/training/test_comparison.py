@@ -7,7 +7,7 @@ import pytest
 
 from adamnode.training import comparison
 from adamnode.training.config import TrainConfig
-from adamnode.training.errors import Interrupted
+from adamnode.training.errors import ConfigError, Interrupted
 from adamnode.training.processes import NotStarted
 
 
@@ -53,7 +53,28 @@ def stopped_comparison(monkeypatch, tmp_path, outcomes: list) -> str:
 def test_a_stopped_comparison_names_every_run_that_was_going(monkeypatch, tmp_path):
     message = stopped_comparison(monkeypatch, tmp_path, [(1, Interrupted("stopped")), (0, Interrupted("stopped")),
                                                          (2, NotStarted("stopped before it started"))])
-    assert message == (f"comparison stopped during hbnode seed 0, node seed 0; continue it with: "
+    # In the comparison's order, not the order the runs reported in.
+    assert message == (f"comparison stopped during node seed 0, hbnode seed 0; continue it with: "
                        f"adamnode compare --resume {tmp_path / 'c'}")
     message = stopped_comparison(monkeypatch, tmp_path, [(0, NotStarted("stopped before it started"))])
     assert message.startswith("comparison stopped before node seed 0;")
+
+
+def test_a_stop_in_a_run_of_its_own_process_ends_the_comparison_there(monkeypatch, tmp_path):
+    """With --jobs 1 the run's handler takes the stop signal: the next run must not start."""
+    trained = []
+
+    def train_or_resume(config, resume):
+        trained.append(config.model)
+        raise Interrupted("stopped")
+
+    monkeypatch.setattr(comparison, "_train_or_resume", train_or_resume)
+    with pytest.raises(Interrupted, match="^comparison stopped during node seed 0;"):
+        comparison.run_comparison(TrainConfig(task="mnist", model="node"), ["node", "hbnode"], [0], tmp_path / "c",
+                                  resume=False, jobs=1, log=lambda line: None)
+    assert trained == ["node"]
+
+
+def test_an_error_while_the_runs_stop_does_not_hide_the_stop(monkeypatch, tmp_path):
+    message = stopped_comparison(monkeypatch, tmp_path, [(0, Interrupted("stopped")), (1, ConfigError("refused"))])
+    assert message.startswith("comparison stopped during node seed 0;")

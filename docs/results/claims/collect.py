@@ -28,8 +28,9 @@ from collections import defaultdict
 from pathlib import Path
 
 from adamnode.reports import find_runs
-from adamnode.reports.plots import plot_curves
 from adamnode.reports.intervals import bootstrap_difference, welch_difference
+from adamnode.reports.plots import plot_curves
+from adamnode.training.metrics import write_metrics
 
 MIN_SEEDS = 3
 #: (metrics.csv column, header, digits); "test_metric" stands for the task's test metric.
@@ -65,11 +66,8 @@ def main(sources: list[str], plots: Path | None, record: Path | None) -> None:
         plots.mkdir(parents=True, exist_ok=True)
         for key, label, log in CURVES:
             plot_curves(complete, key, label, plots / f"steps_{key}.png", log=log, along="step")
-    if record is not None:
-        with open(record, "w", newline="") as stream:
-            writer = csv.DictWriter(stream, RECORD)
-            writer.writeheader()
-            writer.writerows(sorted(rows, key=lambda row: (row["model"], row["seed"])))
+    if record is not None:  # replaced whole or not at all: it may be the only copy of runs long gone
+        write_metrics(record, list(RECORD), sorted(rows, key=lambda row: (row["model"], row["seed"])))
     values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     seeds: dict[str, list[int]] = defaultdict(list)
     for row in rows:

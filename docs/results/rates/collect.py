@@ -33,6 +33,7 @@ from adamnode.reports import find_runs
 from adamnode.tasks import get_task
 from adamnode.training.checkpoint import load_checkpoint
 from adamnode.training.config import config_from_settings
+from adamnode.training.metrics import write_metrics
 from adamnode.training.run import COMPARISON_FILE
 
 #: Times at which the trajectory is sampled for the integral of h's speed.
@@ -115,12 +116,12 @@ def main(sources: list[Path], record: Path | None) -> None:
     twice = sorted({(key, row["seed"]) for key, kept in groups.items() for row in kept
                     if [other["seed"] for other in kept].count(row["seed"]) > 1})
     if twice:
-        raise SystemExit(f"collect.py: {twice} completed in more than one source; give each run once")
-    if record is not None:
-        with open(record, "w", newline="") as stream:
-            writer = csv.DictWriter(stream, RECORD)
-            writer.writeheader()
-            writer.writerows(row for _, kept in sorted(groups.items()) for row in sorted(kept, key=seed_of))
+        named = ", ".join(f"beta1 {b1:.4g}, beta2 {b2:.4g}, {'learned' if learned else 'fixed'}, seed {seed}"
+                          for (b1, b2, learned), seed in twice)
+        raise SystemExit(f"collect.py: {named} completed in more than one source; give each run once")
+    if record is not None:  # replaced whole or not at all: it may be the only copy of runs long gone
+        write_metrics(record, list(RECORD),
+                      [row for _, kept in sorted(groups.items()) for row in sorted(kept, key=seed_of)])
     print("| beta1 | beta2 | learned | seeds | " + " | ".join(header for _, header, _ in columns) + " |")
     print("|" + "---|" * (4 + len(columns)))
     for (beta1, beta2, learned), kept in sorted(groups.items()):

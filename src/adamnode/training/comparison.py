@@ -125,29 +125,35 @@ def run_comparison(base: TrainConfig, models: list[str], seeds: list[int], out: 
     runs = [(model, seed) for seed in seeds for model in models]
     configs = [model_config(base, model, seed=seed, out=str(child(out, run_folder(model, seed), "the comparison")))
                for model, seed in runs]
-    failures, stopped, not_started = [], [], []
+    failures, stopped, not_started, ending = [], [], None, None
     with closing(_outcomes(configs, resume, jobs)) as outcomes:
         for index, outcome in outcomes:
             model, seed = runs[index]
             label = f"[{index + 1}/{len(runs)}] {model} seed {seed}"
-            if isinstance(outcome, Interrupted):
-                # Every run that was going reports before the comparison stops, so the message names them all.
-                (not_started if isinstance(outcome, NotStarted) else stopped).append(f"{model} seed {seed}")
+            # After a stop every run that was going still reports, so the message can name them all.
+            if isinstance(outcome, NotStarted):
+                not_started = f"{model} seed {seed}"
+            elif isinstance(outcome, Interrupted):
+                stopped.append(index)
             elif isinstance(outcome, RunError):
                 failures.append(f"{model} seed {seed}")
                 log(f"{label}: FAILED: {outcome}")
             elif isinstance(outcome, Exception):
-                raise outcome
+                if not stopped:
+                    raise outcome  # closing the outcomes stops the runs still going
+                ending = ending or outcome  # they are stopping already; the stop, which can be resumed, comes first
             else:
                 log(f"{label}: {_outcome(outcome)}")
     if stopped or not_started:
-        where = f"during {', '.join(stopped)}" if stopped else f"before {not_started[0]}"
-        raise Interrupted(f"comparison stopped {where}; continue it with: adamnode compare --resume {out}")
+        names = ", ".join(f"{runs[index][0]} seed {runs[index][1]}" for index in sorted(stopped))
+        raise Interrupted(f"comparison stopped {f'during {names}' if stopped else f'before {not_started}'}; "
+                          f"continue it with: adamnode compare --resume {out}") from ending
     return failures
 
 
 def _outcomes(configs: list[TrainConfig], resume: bool, jobs: int) -> Iterator[tuple[int, dict | Exception]]:
-    """(index, summary or the exception it ended with) of each run, in the order they finish."""
+    """(index, summary or the exception it ended with) of each run, in the order they finish; none
+    after a run that ended ``Interrupted``."""
     to_train = []
     for index, config in enumerate(configs):
         try:
@@ -161,7 +167,7 @@ def _outcomes(configs: list[TrainConfig], resume: bool, jobs: int) -> Iterator[t
         else:
             yield index, outcome
             if isinstance(outcome, Interrupted):
-                return
+                return  # the stop signal was the run's to answer: the next run would not see it
     if to_train:
         # Runs side by side each get their share of the cores unless --threads says otherwise, shared
         # among the runs that will train, not --jobs: two runs left of a resumed --jobs 4 get half each.

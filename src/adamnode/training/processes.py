@@ -111,9 +111,10 @@ def _outcome(process, receiver, stopped: bool) -> Any:
     process.join()
     if outcome is not None:
         return outcome[1]
-    if stopped:
-        return Interrupted("stopped before it could report")
     code = process.exitcode
+    # A stop signal that reached the process before training installed its handler ends it outright.
+    if stopped or -code in STOP_SIGNALS:
+        return Interrupted("stopped before it could report")
     how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
     return ProcessLost(f"its process ended without a result ({how}{', out of memory?' if code == -9 else ''}); "
                        "run it again with --resume")
