@@ -1,4 +1,4 @@
-"""Intervals of a difference of means (percentile bootstrap, Welch), on examples whose answer is known."""
+"""Intervals of a difference of means (percentile bootstrap, Welch, paired t), on examples whose answer is known."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from statistics import NormalDist
 
 import pytest
 
-from adamnode.reports.intervals import bootstrap_difference, student_t_quantile, welch_difference
+from adamnode.reports.intervals import bootstrap_difference, paired_difference, student_t_quantile, welch_difference
 
 
 def test_groups_without_spread_give_the_difference_exactly():
@@ -83,3 +83,19 @@ def test_welch_is_wider_than_the_bootstrap_with_three_seeds_and_exact_without_sp
 def test_welch_needs_two_values_a_group():
     with pytest.raises(ValueError, match="at least 2 value"):
         welch_difference([1.0], [1.0, 2.0])
+
+
+def test_paired_interval_by_hand():
+    # Differences 1, 2, 3: mean 2, sample sd 1, two degrees of freedom, whose t quantile has the
+    # closed form (2p - 1) / sqrt(2p (1 - p)) = 4.3027 at p = 0.975: 2 +- 4.3027 / sqrt(3).
+    half = 0.95 / math.sqrt(2 * 0.975 * 0.025) / math.sqrt(3)
+    low, high = paired_difference([11.0, 22.0, 33.0], [10.0, 20.0, 30.0])
+    assert low == pytest.approx(2 - half, abs=1e-6) and high == pytest.approx(2 + half, abs=1e-6)
+    # Welch's interval of the same values is far wider: the pairs' shared spread is not cancelled.
+    welch = welch_difference([11.0, 22.0, 33.0], [10.0, 20.0, 30.0])
+    assert welch[1] - welch[0] > 5 * (high - low)
+
+
+def test_paired_needs_pairs():
+    with pytest.raises(ValueError, match="as many values in each group"):
+        paired_difference([1.0, 2.0, 3.0], [1.0, 2.0])

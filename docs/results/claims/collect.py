@@ -10,7 +10,8 @@ bootstrap interval and Welch's t interval of AdamNODE's mean minus the best othe
 holds (or is refuted) only where both exclude 0 on the same side. C2 "fewer evaluations":
 NFE-F and NFE-B per training batch, the same way. Where the runs logged steps (steps.csv), C1 is
 also judged on the loss over the last LATE_STEPS steps. A verdict needs at least 3 seeds a model;
-fewer are tabulated and called "not established". ``--plots DIR`` also draws the complete runs'
+fewer are tabulated and called "not established". Under each verdict, for information, the paired
+t interval over the seeds both models ran (one seed's runs see the same batches). ``--plots DIR`` also draws the complete runs'
 per-step curves (steps.csv: training loss over each logged window, NFE-F, NFE-B; mean over seeds with
 a band of one standard deviation) into DIR.
 
@@ -28,7 +29,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from adamnode.reports import find_runs
-from adamnode.reports.intervals import bootstrap_difference, welch_difference
+from adamnode.reports.intervals import bootstrap_difference, paired_difference, welch_difference
 from adamnode.reports.plots import plot_curves
 from adamnode.training.metrics import write_metrics
 
@@ -93,10 +94,10 @@ def main(sources: list[str], plots: Path | None, record: Path | None) -> None:
     if len(columns) > len(COLUMNS):
         claims += (("late_loss", f"training loss over the last {LATE_STEPS} steps", "C1"),)
     for key, label, claim in claims:
-        verdict({model: kept for model, kept in values.items() if key in kept}, key, label, claim)
+        verdict({model: kept for model, kept in values.items() if key in kept}, key, label, claim, rows)
 
 
-def verdict(values, key: str, label: str, claim: str) -> None:
+def verdict(values, key: str, label: str, claim: str, rows: list[dict]) -> None:
     if "adamnode" not in values or len(values) < 2:
         print(f"{claim} ({label}): not established: AdamNODE and at least one other model need complete runs.")
         return
@@ -121,6 +122,16 @@ def verdict(values, key: str, label: str, claim: str) -> None:
         f", Welch [{welch[0]:.3g}, {welch[1]:.3g}]" if welch is not None else "")
     print(f"{claim} ({label}): AdamNODE {statistics.fmean(ours):.4g} against the best other model, {best}, "
           f"{statistics.fmean(others[best]):.4g}; difference 95 % intervals {shown}: {outcome}")
+    # Beside the verdict, not part of it: runs of one seed saw the same batches, so their difference
+    # cancels what the seed does to both; the rule above was fixed before any run and stays the verdict.
+    by_run = {(row["model"], row["seed"]): row[key] for row in rows if row[key] != ""}
+    pairs = sorted(seed for model, seed in by_run if model == "adamnode" and (best, seed) in by_run)
+    if len(pairs) >= 2:
+        differences = [float(by_run["adamnode", seed]) - float(by_run[best, seed]) for seed in pairs]
+        low, high = paired_difference([float(by_run["adamnode", seed]) for seed in pairs],
+                                      [float(by_run[best, seed]) for seed in pairs])
+        print(f"    paired by seed ({len(pairs)} pairs): differences {', '.join(f'{d:+.3g}' for d in differences)}; "
+              f"paired t 95 % [{low:.3g}, {high:.3g}]")
 
 
 def figures(run) -> dict:

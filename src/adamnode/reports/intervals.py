@@ -1,6 +1,7 @@
 """Confidence intervals of a difference of means over seeds, for verdicts such as "A trains to a lower
-loss than B": the percentile bootstrap, and Welch's t interval, which keeps its coverage with as
-few as three seeds a model, where the bootstrap's interval is too narrow."""
+loss than B": the percentile bootstrap, Welch's t interval, which keeps its coverage with as
+few as three seeds a model, where the bootstrap's interval is too narrow, and the paired t interval
+for runs that share their seed's batches."""
 
 from __future__ import annotations
 
@@ -55,6 +56,24 @@ def welch_difference(a: Sequence[float], b: Sequence[float], *, level: float = 0
     freedom = sum(relative) ** 2 / sum(share**2 / (group.size - 1) for share, group in zip(relative, (first, second)))
     half = student_t_quantile((1 + level) / 2, freedom) * spread
     return difference - half, difference + half
+
+
+def paired_difference(a: Sequence[float], b: Sequence[float], *, level: float = 0.95) -> tuple[float, float]:
+    """Student's t interval of the mean of ``a[i] - b[i]``: for runs paired by seed, where both models
+    of a pair saw the same batches in the same order, so what the seed changes cancels in each
+    difference. Assumes the differences are normal; needs two pairs. Narrower than Welch's interval
+    when the pairs share their variation, and only then valid: pair runs that share data, not
+    arbitrary lists.
+    """
+    first, second = _groups("paired_difference", a, b, level, smallest=2)
+    if first.size != second.size:
+        raise ValueError(f"paired_difference needs as many values in each group (pairs), got {first.size} and "
+                         f"{second.size}")
+    differences = first - second
+    mean = float(differences.mean())
+    half = student_t_quantile((1 + level) / 2, differences.size - 1) * float(differences.std(ddof=1)) / math.sqrt(
+        differences.size)
+    return mean - half, mean + half
 
 
 def student_t_quantile(p: float, freedom: float) -> float:
