@@ -1,0 +1,93 @@
+"""AdamNODE's rates on a sequence task (F-16 plane vibration): one row per (beta1, beta2, learned).
+
+    python docs/results/rates/sequence.py runs/f16 --record docs/results/rates/f16-runs.csv
+    python docs/results/rates/sequence.py docs/results/rates/f16-runs.csv
+
+SOURCE: comparisons, folders of comparisons, or a record (.csv) that ``--record`` wrote. Per
+setting: the final epoch's train loss, test next-step MSE and test forecast MSE (mean +- sample sd
+over seeds); then each setting minus the paper's MNIST pair (the default), per seed (same batches
+and initial network but for the rates) with Welch's and the paired t interval.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+from adamnode.models import AdamNODE
+from adamnode.reports import find_runs
+from adamnode.reports.intervals import paired_difference, welch_difference
+from adamnode.training.metrics import write_metrics
+from adamnode.training.run import COMPARISON_FILE
+
+FIGURES = ("train_loss", "test_mse", "test_forecast_mse")
+RECORD = ("beta1", "beta2", "learned", "seed", *FIGURES)
+
+
+def main(sources: list[Path], record: Path | None) -> None:
+    rows = [row for source in sources if source.suffix == ".csv" for row in read_record(source)]
+    for comparison in (found for source in sources if source.suffix != ".csv" for found in comparisons(source)):
+        for run in find_runs(comparison):
+            if run.model == "adamnode" and run.complete:
+                options = {**AdamNODE.option_defaults(), **run.settings.get("model_options", {})}
+                last = run.history[-1]
+                rows.append({"beta1": float(options["beta1"]), "beta2": float(options["beta2"]),
+                             "learned": bool(options["learn_betas"]), "seed": run.seed,
+                             **{key: float(last[key]) for key in FIGURES}})
+    groups: dict[tuple, dict[int, dict]] = defaultdict(dict)
+    for row in rows:
+        kept = groups[row["beta1"], row["beta2"], row["learned"]]
+        if row["seed"] in kept:
+            raise SystemExit(f"sequence.py: beta1 {row['beta1']:.4g}, beta2 {row['beta2']:.4g}, seed {row['seed']} "
+                             "completed in more than one source; give each run once")
+        kept[row["seed"]] = row
+    if record is not None:
+        write_metrics(record, list(RECORD), [row for _, kept in sorted(groups.items()) for _, row in sorted(kept.items())])
+    print("| beta1 | beta2 | learned | seeds | " + " | ".join(FIGURES) + " |")
+    print("|---" * (4 + len(FIGURES)) + "|")
+    for (beta1, beta2, learned), kept in sorted(groups.items()):
+        print(f"| {beta1:.4f} | {beta2:.4f} | {'yes' if learned else 'no'} | {', '.join(map(str, sorted(kept)))} | "
+              + " | ".join(cell([row[key] for row in kept.values()]) for key in FIGURES) + " |")
+    defaults = AdamNODE.option_defaults()
+    base = groups.get((float(defaults["beta1"]), float(defaults["beta2"]), bool(defaults["learn_betas"])), {})
+    for setting, kept in sorted(groups.items()):
+        seeds = sorted(set(kept) & set(base))
+        if kept is base or len(seeds) < 2:
+            continue
+        print(f"\nbeta1 {setting[0]:.4g}, beta2 {setting[1]:.4g} minus the default, seeds {seeds}:")
+        for key in FIGURES:
+            ours, theirs = [kept[seed][key] for seed in seeds], [base[seed][key] for seed in seeds]
+            welch, paired = welch_difference(ours, theirs), paired_difference(ours, theirs)
+            print(f"  {key}: {', '.join(f'{a - b:+.3f}' for a, b in zip(ours, theirs))}; "
+                  f"Welch [{welch[0]:.3f}, {welch[1]:.3f}], paired [{paired[0]:.3f}, {paired[1]:.3f}]")
+
+
+def cell(values: list[float]) -> str:
+    spread = f" ± {statistics.stdev(values):.4f}" if len(values) > 1 else ""
+    return f"{statistics.fmean(values):.4f}{spread}"
+
+
+def comparisons(folder: Path) -> list[Path]:
+    if (folder / COMPARISON_FILE).is_file():
+        return [folder]
+    return sorted(child for child in folder.iterdir() if (child / COMPARISON_FILE).is_file())
+
+
+def read_record(path: Path) -> list[dict]:
+    with open(path, newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    if rows and set(rows[0]) != set(RECORD):
+        raise SystemExit(f"sequence.py: {path} is not a record of this script (columns {', '.join(RECORD)})")
+    return [{key: int(value) if key == "seed" else value == "True" if key == "learned" else float(value)
+             for key, value in row.items()} for row in rows]
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sources", nargs="+", type=Path, help="comparisons, folders of comparisons, records (.csv)")
+    parser.add_argument("--record", type=Path, help="write every counted run's figures to this .csv")
+    arguments = parser.parse_args()
+    main(arguments.sources, arguments.record)
