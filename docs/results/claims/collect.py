@@ -127,9 +127,9 @@ def verdict(values, key: str, label: str, claim: str, rows: list[dict]) -> None:
     by_run = {(row["model"], row["seed"]): row[key] for row in rows if row[key] != ""}
     pairs = sorted(seed for model, seed in by_run if model == "adamnode" and (best, seed) in by_run)
     if len(pairs) >= 2:
-        differences = [float(by_run["adamnode", seed]) - float(by_run[best, seed]) for seed in pairs]
-        low, high = paired_difference([float(by_run["adamnode", seed]) for seed in pairs],
-                                      [float(by_run[best, seed]) for seed in pairs])
+        paired_ours, paired_theirs = ([float(by_run[model, seed]) for seed in pairs] for model in ("adamnode", best))
+        differences = [a - b for a, b in zip(paired_ours, paired_theirs)]
+        low, high = paired_difference(paired_ours, paired_theirs)
         print(f"    paired by seed ({len(pairs)} pairs): differences {', '.join(f'{d:+.3g}' for d in differences)}; "
               f"paired t 95 % [{low:.3g}, {high:.3g}]")
 

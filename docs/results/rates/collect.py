@@ -135,11 +135,12 @@ def seed_of(row: dict) -> int:
     return row["seed"]
 
 
-def read_record(path: Path) -> list[dict]:
+def read_record(path: Path, columns: tuple[str, ...] = RECORD) -> list[dict]:
+    """The rows of a record ``--record`` wrote (here or in sequence.py, whose ``columns`` differ)."""
     with open(path, newline="") as stream:
         rows = list(csv.DictReader(stream))
-    if rows and set(rows[0]) != set(RECORD):
-        raise SystemExit(f"collect.py: {path} is not a record of this script (columns {', '.join(RECORD)})")
+    if rows and set(rows[0]) != set(columns):
+        raise SystemExit(f"{path} is not a record of this study's runs (columns {', '.join(columns)})")
     return [{key: (int(value) if key == "seed" else value == "True" if key == "learned" else float(value))
              for key, value in row.items()} for row in rows]
 

@@ -12,7 +12,6 @@ and initial network but for the rates) with Welch's and the paired t interval.
 from __future__ import annotations
 
 import argparse
-import csv
 import statistics
 from collections import defaultdict
 from pathlib import Path
@@ -21,14 +20,14 @@ from adamnode.models import AdamNODE
 from adamnode.reports import find_runs
 from adamnode.reports.intervals import paired_difference, welch_difference
 from adamnode.training.metrics import write_metrics
-from adamnode.training.run import COMPARISON_FILE
+from collect import comparisons, read_record  # this folder's collect.py
 
 FIGURES = ("train_loss", "test_mse", "test_forecast_mse")
 RECORD = ("beta1", "beta2", "learned", "seed", *FIGURES)
 
 
 def main(sources: list[Path], record: Path | None) -> None:
-    rows = [row for source in sources if source.suffix == ".csv" for row in read_record(source)]
+    rows = [row for source in sources if source.suffix == ".csv" for row in read_record(source, RECORD)]
     for comparison in (found for source in sources if source.suffix != ".csv" for found in comparisons(source)):
         for run in find_runs(comparison):
             if run.model == "adamnode" and run.complete:
@@ -68,21 +67,6 @@ def main(sources: list[Path], record: Path | None) -> None:
 def cell(values: list[float]) -> str:
     spread = f" ± {statistics.stdev(values):.4f}" if len(values) > 1 else ""
     return f"{statistics.fmean(values):.4f}{spread}"
-
-
-def comparisons(folder: Path) -> list[Path]:
-    if (folder / COMPARISON_FILE).is_file():
-        return [folder]
-    return sorted(child for child in folder.iterdir() if (child / COMPARISON_FILE).is_file())
-
-
-def read_record(path: Path) -> list[dict]:
-    with open(path, newline="") as stream:
-        rows = list(csv.DictReader(stream))
-    if rows and set(rows[0]) != set(RECORD):
-        raise SystemExit(f"sequence.py: {path} is not a record of this script (columns {', '.join(RECORD)})")
-    return [{key: int(value) if key == "seed" else value == "True" if key == "learned" else float(value)
-             for key, value in row.items()} for row in rows]
 
 
 if __name__ == "__main__":
