@@ -1,8 +1,9 @@
-"""The claims' verdict table from MNIST comparison folders (their complete runs only) and earlier runs' records.
+"""The claims' verdict table from MNIST comparison folders (their complete runs only) and earlier runs' ledgers.
 
     python docs/results/claims/collect.py runs/mnist-a runs/mnist-b > docs/results/claims/verdict.md
     python docs/results/claims/collect.py --plots docs/results/claims/mnist runs/mnist-a runs/mnist-b
-    python docs/results/claims/collect.py --record docs/results/claims/paper.csv docs/results/claims/paper.csv runs/paper-s8
+    python docs/results/claims/collect.py --ledger docs/results/claims/paper-runs.csv \
+        docs/results/claims/paper-runs.csv runs/paper-s8
 
 C1 "AdamNODE reaches the lowest training loss": each model's final training loss (the mean over
 its last epoch's batches), mean and sample standard deviation over seeds, and a 95 % percentile
@@ -11,27 +12,27 @@ holds (or is refuted) only where both exclude 0 on the same side. C2 "fewer eval
 NFE-F and NFE-B per training batch, the same way. Where the runs logged steps (steps.csv), C1 is
 also judged on the loss over the last LATE_STEPS steps. A verdict needs at least 3 seeds a model;
 fewer are tabulated and called "not established". Under each verdict, for information, the paired
-t interval over the seeds both models ran (one seed's runs see the same batches). ``--plots DIR`` also draws the complete runs'
-per-step curves (steps.csv: training loss over each logged window, NFE-F, NFE-B; mean over seeds with
-a band of one standard deviation) into DIR.
+t interval over the seeds both models ran (one seed's runs see the same batches). ``--plots DIR``
+also draws the complete runs' per-step curves (steps.csv: training loss over each logged window,
+NFE-F, NFE-B; mean over seeds with a band of one standard deviation) into DIR.
 
-Run folders do not outlive the machine they ran on; a run's figures do, as a row of a record
-(``--record FILE.csv`` writes one row per run counted, from folders and records alike). A ``.csv``
-among the sources is such a record: seeds run in different sessions are pooled that way.
+Run folders do not outlive the machine they ran on; a run's figures do, as a row of a ledger
+(``--ledger FILE.csv`` writes one row per run counted, from folders and ledgers alike). A ``.csv``
+among the sources is such a ledger: seeds run in different sessions are pooled that way.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import statistics
 from collections import defaultdict
 from pathlib import Path
 
 from adamnode.reports import find_runs
 from adamnode.reports.intervals import bootstrap_difference, paired_difference, welch_difference
+from adamnode.reports.ledger import read_ledger, repeated, write_ledger
 from adamnode.reports.plots import plot_curves
-from adamnode.training.metrics import write_metrics
+from adamnode.training.errors import ConfigError
 
 MIN_SEEDS = 3
 #: (metrics.csv column, header, digits); "test_metric" stands for the task's test metric.
@@ -49,16 +50,16 @@ CURVES = (("loss", "training loss (mean over each logged window)", True), ("nfe_
           ("nfe_backward", "NFE-B per batch", False))
 
 
-#: A record's columns: a run's identity and its figures ("" where it logged no steps).
-RECORD = ("model", "seed", *(key for key, _, _ in COLUMNS), LATE_COLUMN[0])
+#: A ledger's columns (``adamnode.reports.ledger``): a run's identity and its figures (late_loss
+#: empty where the run logged no steps).
+LEDGER = {"model": str, "seed": int, **{key: float for key, _, _ in COLUMNS}, LATE_COLUMN[0]: float}
 
 
-def main(sources: list[str], plots: Path | None, record: Path | None) -> None:
+def main(sources: list[str], plots: Path | None, ledger: Path | None) -> None:
     complete = [run for source in sources if not source.endswith(".csv") for run in find_runs(source) if run.complete]
-    rows = [row for source in sources if source.endswith(".csv") for row in read_record(source)]
+    rows = [row for source in sources if source.endswith(".csv") for row in read_ledger(Path(source), LEDGER)]
     rows += [figures(run) for run in complete]
-    runs = [(row["model"], row["seed"]) for row in rows]
-    twice = sorted({run for run in runs if runs.count(run) > 1})
+    twice = repeated(rows, ("model", "seed"))
     if twice:
         # A seed counted twice would narrow the spread and the intervals.
         raise SystemExit(f"collect.py: {', '.join(f'{model} seed {seed}' for model, seed in twice)} completed in "
@@ -67,15 +68,15 @@ def main(sources: list[str], plots: Path | None, record: Path | None) -> None:
         plots.mkdir(parents=True, exist_ok=True)
         for key, label, log in CURVES:
             plot_curves(complete, key, label, plots / f"steps_{key}.png", log=log, along="step")
-    if record is not None:  # replaced whole or not at all: it may be the only copy of runs long gone
-        write_metrics(record, list(RECORD), sorted(rows, key=lambda row: (row["model"], row["seed"])))
+    if ledger is not None:
+        write_ledger(ledger, LEDGER, sorted(rows, key=lambda row: (row["model"], row["seed"])))
     values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     seeds: dict[str, list[int]] = defaultdict(list)
     for row in rows:
         seeds[row["model"]].append(row["seed"])
-        for key in RECORD[2:]:
-            if row[key] != "":
-                values[row["model"]][key].append(float(row[key]))
+        for key in list(LEDGER)[2:]:
+            if row[key] is not None:
+                values[row["model"]][key].append(row[key])
     if not values:
         print("No complete runs yet.")
         return
@@ -124,10 +125,10 @@ def verdict(values, key: str, label: str, claim: str, rows: list[dict]) -> None:
           f"{statistics.fmean(others[best]):.4g}; difference 95 % intervals {shown}: {outcome}")
     # Beside the verdict, not part of it: runs of one seed saw the same batches, so their difference
     # cancels what the seed does to both; the rule above was fixed before any run and stays the verdict.
-    by_run = {(row["model"], row["seed"]): row[key] for row in rows if row[key] != ""}
+    by_run = {(row["model"], row["seed"]): row[key] for row in rows if row[key] is not None}
     pairs = sorted(seed for model, seed in by_run if model == "adamnode" and (best, seed) in by_run)
     if len(pairs) >= 2:
-        paired_ours, paired_theirs = ([float(by_run[model, seed]) for seed in pairs] for model in ("adamnode", best))
+        paired_ours, paired_theirs = ([by_run[model, seed] for seed in pairs] for model in ("adamnode", best))
         differences = [a - b for a, b in zip(paired_ours, paired_theirs)]
         low, high = paired_difference(paired_ours, paired_theirs)
         print(f"    paired by seed ({len(pairs)} pairs): differences {', '.join(f'{d:+.3g}' for d in differences)}; "
@@ -135,9 +136,9 @@ def verdict(values, key: str, label: str, claim: str, rows: list[dict]) -> None:
 
 
 def figures(run) -> dict:
-    """A complete run's row of a record: its last epoch's figures and, with steps.csv, its late loss."""
+    """A complete run's row of a ledger: its last epoch's figures and, with steps.csv, its late loss."""
     last = run.history[-1]
-    row = {"model": run.model, "seed": run.seed, "late_loss": ""}
+    row = {"model": run.model, "seed": run.seed, "late_loss": None}
     for key, _, _ in COLUMNS:
         row[key] = float(last[f"test_{run.metric}" if key == "test_metric" else key])
     if run.steps:
@@ -146,18 +147,13 @@ def figures(run) -> dict:
     return row
 
 
-def read_record(path: str) -> list[dict]:
-    with open(path, newline="") as stream:
-        rows = list(csv.DictReader(stream))
-    if rows and set(rows[0]) != set(RECORD):
-        raise SystemExit(f"collect.py: {path} is not a record of this script (columns {', '.join(RECORD)})")
-    return [{**row, "seed": int(row["seed"])} for row in rows]
-
-
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("sources", nargs="+", help="comparison folders, and records (.csv) of earlier runs")
+    parser.add_argument("sources", nargs="+", help="comparison folders, and ledgers (.csv) of earlier runs")
     parser.add_argument("--plots", type=Path, help="folder for the per-step curves (of the folders' runs)")
-    parser.add_argument("--record", type=Path, help="write every counted run's figures to this .csv")
+    parser.add_argument("--ledger", type=Path, help="write every counted run's figures to this .csv")
     arguments = parser.parse_args()
-    main(arguments.sources, arguments.plots, arguments.record)
+    try:
+        main(arguments.sources, arguments.plots, arguments.ledger)
+    except ConfigError as error:
+        raise SystemExit(f"collect.py: {error}") from None

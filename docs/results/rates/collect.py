@@ -1,9 +1,9 @@
 """Tabulate the rate study (study.sh) and measure how far AdamNODE's state moves on the trained models.
 
-    python docs/results/rates/collect.py [SOURCE ...] [--record FILE.csv] > docs/results/rates/results.md
+    python docs/results/rates/collect.py [SOURCE ...] [--ledger FILE.csv] > docs/results/rates/results.md
 
-SOURCE: a comparison, a folder of comparisons (study.sh's OUT; default runs/rates), or a record
-(.csv) that ``--record`` wrote: run folders do not outlive the machine they ran on, a run's row
+SOURCE: a comparison, a folder of comparisons (study.sh's OUT; default runs/rates), or a ledger
+(.csv) that ``--ledger`` wrote: run folders do not outlive the machine they ran on, a run's row
 does, and seeds run in different sessions are pooled that way.
 
 Per setting: the final epoch's training loss, test accuracy and NFE (mean +- sd over seeds), the
@@ -20,7 +20,6 @@ spheres' test points; norms over all inputs and features, the trajectory sampled
 from __future__ import annotations
 
 import argparse
-import csv
 import statistics
 from collections import defaultdict
 from pathlib import Path
@@ -30,10 +29,11 @@ from torch.nn import functional as F
 
 from adamnode.models import AdamNODE
 from adamnode.reports import find_runs
+from adamnode.reports.ledger import read_ledger, repeated, write_ledger
 from adamnode.tasks import get_task
 from adamnode.training.checkpoint import load_checkpoint
 from adamnode.training.config import config_from_settings
-from adamnode.training.metrics import write_metrics
+from adamnode.training.errors import ConfigError
 from adamnode.training.run import COMPARISON_FILE
 
 #: Times at which the trajectory is sampled for the integral of h's speed.
@@ -68,8 +68,8 @@ def relative(difference: torch.Tensor, reference: torch.Tensor) -> float:
     return float(difference.norm() / reference.norm())
 
 
-def final(record) -> dict[str, float]:
-    last = record.history[-1]
+def final(run) -> dict[str, float]:
+    last = run.history[-1]
     return {key: float(last[key]) for key in ("train_loss", "test_accuracy", "nfe_forward", "nfe_backward")}
 
 
@@ -85,43 +85,38 @@ def comparisons(folder: Path) -> list[Path]:
     return sorted(child for child in folder.iterdir() if (child / COMPARISON_FILE).is_file())
 
 
-def setting(record) -> tuple[float, float, bool]:
+def setting(run) -> tuple[float, float, bool]:
     """(beta1, beta2, learned) a run was trained with, AdamNODE's defaults where it gave none."""
-    options = {**AdamNODE.option_defaults(), **record.settings.get("model_options", {})}
+    options = {**AdamNODE.option_defaults(), **run.settings.get("model_options", {})}
     return float(options["beta1"]), float(options["beta2"]), bool(options["learn_betas"])
 
 
-#: A record's columns: the setting, the seed, then the figures.
-RECORD = ("beta1_start", "beta2_start", "learned", "seed", "train_loss", "test_accuracy", "nfe_forward",
-          "nfe_backward", "beta1", "beta2", "dm", "dv", "frozen", "running", "m0")
+#: A ledger's columns (``adamnode.reports.ledger``): the setting, the seed, then the figures.
+LEDGER = {"beta1_start": float, "beta2_start": float, "learned": bool, "seed": int,
+          **{key: float for key in ("train_loss", "test_accuracy", "nfe_forward", "nfe_backward", "beta1", "beta2",
+                                    "dm", "dv", "frozen", "running", "m0")}}
 
 
-def main(sources: list[Path], record: Path | None) -> None:
+def main(sources: list[Path], ledger: Path | None) -> None:
     """One row per (beta1, beta2, learned) over the complete AdamNODE runs of ``sources``, whichever
     comparison holds them (the claims study's default runs count as the paper's MNIST row)."""
     columns = [("train_loss", "train loss", 4), ("test_accuracy", "test acc.", 3), ("nfe_forward", "NFE-F", 1),
                ("nfe_backward", "NFE-B", 1), ("beta1", "beta1 end", 4), ("beta2", "beta2 end", 4),
                ("dm", "dm", 3), ("dv", "dv", 2), ("frozen", "frozen", 3), ("running", "running", 3),
                ("m0", "RMS m0", 2)]
-    rows = [row for source in sources if source.suffix == ".csv" for row in read_record(source)]
+    rows = [row for source in sources if source.suffix == ".csv" for row in read_ledger(source, LEDGER)]
     for comparison in (found for source in sources if source.suffix != ".csv" for found in comparisons(source)):
         for run in find_runs(comparison):
             if run.model == "adamnode" and run.complete:
                 beta1, beta2, learned = setting(run)
                 rows.append({"beta1_start": beta1, "beta2_start": beta2, "learned": learned, "seed": run.seed,
                              **final(run), **measure(run.path)})
+    refuse_repeats(rows, ("beta1_start", "beta2_start", "learned", "seed"), "collect.py")
     groups = defaultdict(list)
     for row in rows:
         groups[row["beta1_start"], row["beta2_start"], row["learned"]].append(row)
-    twice = sorted({(key, row["seed"]) for key, kept in groups.items() for row in kept
-                    if [other["seed"] for other in kept].count(row["seed"]) > 1})
-    if twice:
-        named = ", ".join(f"beta1 {b1:.4g}, beta2 {b2:.4g}, {'learned' if learned else 'fixed'}, seed {seed}"
-                          for (b1, b2, learned), seed in twice)
-        raise SystemExit(f"collect.py: {named} completed in more than one source; give each run once")
-    if record is not None:  # replaced whole or not at all: it may be the only copy of runs long gone
-        write_metrics(record, list(RECORD),
-                      [row for _, kept in sorted(groups.items()) for row in sorted(kept, key=seed_of)])
+    if ledger is not None:
+        write_ledger(ledger, LEDGER, [row for _, kept in sorted(groups.items()) for row in sorted(kept, key=seed_of)])
     print("| beta1 | beta2 | learned | seeds | " + " | ".join(header for _, header, _ in columns) + " |")
     print("|" + "---|" * (4 + len(columns)))
     for (beta1, beta2, learned), kept in sorted(groups.items()):
@@ -131,24 +126,26 @@ def main(sources: list[Path], record: Path | None) -> None:
               + " | ".join(cell([row[key] for row in kept], digits) for key, _, digits in columns) + " |")
 
 
+def refuse_repeats(rows: list[dict], identity: tuple[str, str, str, str], script: str) -> None:
+    """Stop where a run, ``identity`` = (beta1, beta2, learned, seed) columns, came from two sources."""
+    twice = repeated(rows, identity)
+    if twice:
+        named = ", ".join(f"beta1 {b1:.4g}, beta2 {b2:.4g}, {'learned' if learned else 'fixed'}, seed {seed}"
+                          for b1, b2, learned, seed in twice)
+        raise SystemExit(f"{script}: {named} completed in more than one source; give each run once")
+
+
 def seed_of(row: dict) -> int:
     return row["seed"]
-
-
-def read_record(path: Path, columns: tuple[str, ...] = RECORD) -> list[dict]:
-    """The rows of a record ``--record`` wrote (here or in sequence.py, whose ``columns`` differ)."""
-    with open(path, newline="") as stream:
-        rows = list(csv.DictReader(stream))
-    if rows and set(rows[0]) != set(columns):
-        raise SystemExit(f"{path} is not a record of this study's runs (columns {', '.join(columns)})")
-    return [{key: (int(value) if key == "seed" else value == "True" if key == "learned" else float(value))
-             for key, value in row.items()} for row in rows]
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sources", nargs="*", type=Path, default=[Path("runs/rates")],
-                        help="comparisons, folders of comparisons, records (.csv)")
-    parser.add_argument("--record", type=Path, help="write every counted run's figures to this .csv")
+                        help="comparisons, folders of comparisons, ledgers (.csv)")
+    parser.add_argument("--ledger", type=Path, help="write every counted run's figures to this .csv")
     arguments = parser.parse_args()
-    main(arguments.sources, arguments.record)
+    try:
+        main(arguments.sources, arguments.ledger)
+    except ConfigError as error:
+        raise SystemExit(f"collect.py: {error}") from None

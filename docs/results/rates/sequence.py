@@ -1,9 +1,9 @@
 """AdamNODE's rates on a sequence task (F-16 plane vibration): one row per (beta1, beta2, learned).
 
-    python docs/results/rates/sequence.py runs/f16 --record docs/results/rates/f16-runs.csv
+    python docs/results/rates/sequence.py runs/f16 --ledger docs/results/rates/f16-runs.csv
     python docs/results/rates/sequence.py docs/results/rates/f16-runs.csv
 
-SOURCE: comparisons, folders of comparisons, or a record (.csv) that ``--record`` wrote. Per
+SOURCE: comparisons, folders of comparisons, or a ledger (.csv) that ``--ledger`` wrote. Per
 setting: the final epoch's train loss, test next-step MSE and test forecast MSE (mean +- sample sd
 over seeds); then each setting minus the paper's MNIST pair (the default), per seed (same batches
 and initial network but for the rates) with Welch's and the paired t interval.
@@ -19,15 +19,17 @@ from pathlib import Path
 from adamnode.models import AdamNODE
 from adamnode.reports import find_runs
 from adamnode.reports.intervals import paired_difference, welch_difference
-from adamnode.training.metrics import write_metrics
-from collect import comparisons, read_record  # this folder's collect.py
+from adamnode.reports.ledger import read_ledger, write_ledger
+from adamnode.training.errors import ConfigError
+from collect import comparisons, refuse_repeats  # this folder's collect.py
 
 FIGURES = ("train_loss", "test_mse", "test_forecast_mse")
-RECORD = ("beta1", "beta2", "learned", "seed", *FIGURES)
+#: A ledger's columns (``adamnode.reports.ledger``).
+LEDGER = {"beta1": float, "beta2": float, "learned": bool, "seed": int, **{key: float for key in FIGURES}}
 
 
-def main(sources: list[Path], record: Path | None) -> None:
-    rows = [row for source in sources if source.suffix == ".csv" for row in read_record(source, RECORD)]
+def main(sources: list[Path], ledger: Path | None) -> None:
+    rows = [row for source in sources if source.suffix == ".csv" for row in read_ledger(source, LEDGER)]
     for comparison in (found for source in sources if source.suffix != ".csv" for found in comparisons(source)):
         for run in find_runs(comparison):
             if run.model == "adamnode" and run.complete:
@@ -36,15 +38,12 @@ def main(sources: list[Path], record: Path | None) -> None:
                 rows.append({"beta1": float(options["beta1"]), "beta2": float(options["beta2"]),
                              "learned": bool(options["learn_betas"]), "seed": run.seed,
                              **{key: float(last[key]) for key in FIGURES}})
+    refuse_repeats(rows, ("beta1", "beta2", "learned", "seed"), "sequence.py")
     groups: dict[tuple, dict[int, dict]] = defaultdict(dict)
     for row in rows:
-        kept = groups[row["beta1"], row["beta2"], row["learned"]]
-        if row["seed"] in kept:
-            raise SystemExit(f"sequence.py: beta1 {row['beta1']:.4g}, beta2 {row['beta2']:.4g}, seed {row['seed']} "
-                             "completed in more than one source; give each run once")
-        kept[row["seed"]] = row
-    if record is not None:
-        write_metrics(record, list(RECORD), [row for _, kept in sorted(groups.items()) for _, row in sorted(kept.items())])
+        groups[row["beta1"], row["beta2"], row["learned"]][row["seed"]] = row
+    if ledger is not None:
+        write_ledger(ledger, LEDGER, [row for _, kept in sorted(groups.items()) for _, row in sorted(kept.items())])
     print("| beta1 | beta2 | learned | seeds | " + " | ".join(FIGURES) + " |")
     print("|---" * (4 + len(FIGURES)) + "|")
     for (beta1, beta2, learned), kept in sorted(groups.items()):
@@ -71,7 +70,10 @@ def cell(values: list[float]) -> str:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("sources", nargs="+", type=Path, help="comparisons, folders of comparisons, records (.csv)")
-    parser.add_argument("--record", type=Path, help="write every counted run's figures to this .csv")
+    parser.add_argument("sources", nargs="+", type=Path, help="comparisons, folders of comparisons, ledgers (.csv)")
+    parser.add_argument("--ledger", type=Path, help="write every counted run's figures to this .csv")
     arguments = parser.parse_args()
-    main(arguments.sources, arguments.record)
+    try:
+        main(arguments.sources, arguments.ledger)
+    except ConfigError as error:
+        raise SystemExit(f"sequence.py: {error}") from None
