@@ -38,7 +38,7 @@ def figures(steps: list[dict]) -> tuple[float, float, float]:
 
 
 def main(folders: list[Path]) -> None:
-    print("| model | seed | NFE-F | reference | NFE-B | reference | loss, last 20 steps | reference |")
+    print("| model | seed | NFE-F | reference (seed 7) | NFE-B | reference | loss, last 20 steps | reference |")
     print("|---" * 8 + "|")
     for folder in folders:
         for run in find_runs(folder):
