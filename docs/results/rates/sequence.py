@@ -21,7 +21,7 @@ from adamnode.reports import find_runs
 from adamnode.reports.intervals import paired_difference, welch_difference
 from adamnode.reports.ledger import read_ledger, write_ledger
 from adamnode.training.errors import ConfigError
-from collect import comparisons, refuse_repeats  # this folder's collect.py
+from collect import comparisons, refuse_repeats, setting  # this folder's collect.py
 
 FIGURES = ("train_loss", "test_mse", "test_forecast_mse")
 #: A ledger's columns (``adamnode.reports.ledger``).
@@ -33,10 +33,9 @@ def main(sources: list[Path], ledger: Path | None) -> None:
     for comparison in (found for source in sources if source.suffix != ".csv" for found in comparisons(source)):
         for run in find_runs(comparison):
             if run.model == "adamnode" and run.complete:
-                options = {**AdamNODE.option_defaults(), **run.settings.get("model_options", {})}
+                beta1, beta2, learned = setting(run)
                 last = run.history[-1]
-                rows.append({"beta1": float(options["beta1"]), "beta2": float(options["beta2"]),
-                             "learned": bool(options["learn_betas"]), "seed": run.seed,
+                rows.append({"beta1": beta1, "beta2": beta2, "learned": learned, "seed": run.seed,
                              **{key: float(last[key]) for key in FIGURES}})
     refuse_repeats(rows, ("beta1", "beta2", "learned", "seed"), "sequence.py")
     groups: dict[tuple, dict[int, dict]] = defaultdict(dict)
