@@ -19,17 +19,24 @@ process id. The lock file is removed on release; a file left by a killed process
 
 **Names read back.** Whatever name comes out of a file (a manifest, ``comparison.json``) becomes a
 path only through ``child``, which refuses anything but a plain name that stays inside its folder.
+
+**No links.** Nothing adamnode writes, locks or deletes in its folders may be a symbolic link: the
+lock file, the manifest, every recorded file and every recorded sub-folder. A link there was put
+by someone else and may lead anywhere (to a user's file, to another run of the same comparison), so
+it is refused with one line naming it, never followed, replaced or removed. The folder given as
+``--out`` may itself be a link: that is the user's explicit choice.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from ..files import read_json, temporary_names, write_json
+from ..files import read_json, temporaries, write_json
 from .errors import ConfigError, FolderBusy
 from .runtime import is_main_process
 
@@ -47,7 +54,8 @@ def child(folder: Path, name, what: str) -> Path:
     """``folder / name`` for a ``name`` read back from ``what``; ``ConfigError`` unless it stays inside.
 
     Only a plain name is accepted (no separator, not ``.`` or ``..``), and the path must resolve
-    inside ``folder`` (a symbolic link leading out is refused too).
+    inside ``folder``; a symbolic link is refused wherever it leads (to a sibling run, say, whose
+    files adamnode would then write over or delete).
     """
     plain = (isinstance(name, str) and name not in ("", ".", "..") and "/" not in name and "\\" not in name
              and "\0" not in name and os.sep not in name)
@@ -55,7 +63,15 @@ def child(folder: Path, name, what: str) -> Path:
     if path is None or Path(os.path.realpath(path)).parent != Path(os.path.realpath(folder)):
         raise ConfigError(f"{what} names {name!r}, which is not a plain name inside {folder}; the file was "
                           "altered or damaged, restore it or start again with --overwrite")
+    if path.is_symlink():
+        raise linked(path)
     return path
+
+
+def linked(path: Path) -> ConfigError:
+    """The refusal of a symbolic link found where adamnode writes, locks or deletes."""
+    return ConfigError(f"{path} is a symbolic link, which adamnode never follows, replaces or deletes in the folders "
+                       "it writes; remove the link yourself, or choose another folder")
 
 
 # --- the manifest -------------------------------------------------------------------------------
@@ -63,6 +79,8 @@ def child(folder: Path, name, what: str) -> Path:
 def read_manifest(folder: Path) -> dict | None:
     """The manifest of ``folder`` (names checked), ``None`` where it has none; ``ConfigError`` if damaged."""
     path = Path(folder) / MANIFEST_FILE
+    if path.is_symlink():  # another folder's manifest would make its names ours to delete here
+        raise linked(path)
     if not path.is_file():
         return None
     try:
@@ -170,8 +188,7 @@ def removal_plan(folder: Path) -> tuple[list[Path], list[Path], list[Path]]:
         visited += sub_visited + [sub]
     for name in manifest["files"] + [MANIFEST_FILE]:
         path = child(folder, name, str(folder / MANIFEST_FILE))
-        temporaries = sorted(folder.glob(temporary_names(name)))
-        files += [path] + [temporary for temporary in temporaries if temporary.is_file() or temporary.is_symlink()]
+        files += [path] + temporaries(folder, name)
     return files, empty, visited
 
 
@@ -223,15 +240,22 @@ def folder_lock(folder: Path) -> Iterator[None]:
     finally:
         del _HELD[key]
         try:
-            path.unlink()  # while still locked: nobody can have locked the file we remove
+            # While still locked, nobody can have locked the file we remove; and only if the name is
+            # still our file (not something put in its place meanwhile).
+            if _same_file(os.lstat(path), os.fstat(descriptor)):
+                path.unlink()
         except FileNotFoundError:
             pass
         os.close(descriptor)
 
 
+def _same_file(one: os.stat_result, other: os.stat_result) -> bool:
+    return (one.st_ino, one.st_dev) == (other.st_ino, other.st_dev)
+
+
 def _acquire(folder: Path, path: Path) -> int:
     while True:
-        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        descriptor = _open_lock_file(path)
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -242,15 +266,32 @@ def _acquire(folder: Path, path: Path) -> int:
         # The previous holder removes the file on release: if it did so between our open and our
         # lock, we hold a lock on a removed file and must take the new one instead.
         try:
-            current = os.stat(path)
+            current = os.lstat(path)
         except FileNotFoundError:
             current = None
-        opened = os.fstat(descriptor)
-        if current is not None and (current.st_ino, current.st_dev) == (opened.st_ino, opened.st_dev):
+        if current is not None and _same_file(current, os.fstat(descriptor)):
             os.ftruncate(descriptor, 0)
             os.write(descriptor, f"{os.getpid()}\n".encode("ascii"))
             return descriptor
         os.close(descriptor)
+
+
+def _open_lock_file(path: Path) -> int:
+    """``path`` opened for reading and writing (created if missing); a link, or a file that is not a
+    plain one of its own (a hard link's content lives elsewhere too), is refused: the lock file is
+    truncated to hold our process id."""
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    except OSError:
+        if path.is_symlink():
+            raise linked(path) from None
+        raise
+    opened = os.fstat(descriptor)
+    if not stat.S_ISREG(opened.st_mode) or opened.st_nlink > 1:
+        os.close(descriptor)
+        raise ConfigError(f"{path} is not a plain file of its own (a hard link, a pipe or a device), so adamnode "
+                          "will not write its process id into it; remove it yourself, or choose another folder")
+    return descriptor
 
 
 @contextmanager
