@@ -32,12 +32,14 @@ def refused_link(error) -> str:
     return message
 
 
-def test_a_lock_file_that_is_a_link_is_refused_by_report_and_its_target_kept(tmp_path, victim, capsys):
+@pytest.mark.parametrize("command", [["report", "{run}"], ["train", "--resume", "{run}"],
+                                     ["train", "--model", "node", "--preset", "tiny", "--threads", "1", "--out", "{run}"]])
+def test_a_lock_file_that_is_a_link_is_refused_and_its_target_kept(tmp_path, victim, capsys, command):
     run = tmp_path / "run"
     run.mkdir()
     (run / LOCK_FILE).symlink_to(victim)
     with pytest.raises(SystemExit) as exit_:
-        main(["report", str(run)])
+        main([word.format(run=run) for word in command])
     assert victim.read_text() == "precious\n"  # it used to hold report's process id
     error = capsys.readouterr().err.strip()
     assert exit_.value.code == 2 and error.startswith("adamnode: error: ") and "symbolic link" in error, error
