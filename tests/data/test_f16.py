@@ -1,5 +1,6 @@
 """The F-16 loader: the real file, and every damaged file reported with its line and fix."""
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -20,11 +21,12 @@ def write_record(folder: Path, rows: list[str], header: str = HEADER) -> Path:
 
 @pytest.fixture
 def small(tmp_path, monkeypatch):
-    """A four-row record that is, to the loader, the official file (its row count and size patched in)."""
+    """A four-row record that is, to the loader, the official file (its row count, size and digest patched in)."""
     rows = ["0.5,-0.25,0.125,1e-3,-2,400,", *[ROW + ","] * 3]
     path = write_record(tmp_path, rows)
     monkeypatch.setattr(f16, "ROWS", 4)
     monkeypatch.setattr(f16, "SIZE_BYTES", path.stat().st_size)
+    monkeypatch.setattr(f16, "SHA256", hashlib.sha256(path.read_bytes()).hexdigest(), raising=False)
     return rows
 
 
@@ -81,4 +83,22 @@ def test_an_edited_file_that_still_parses_is_refused_by_its_size(tmp_path, small
 
 def test_a_missing_file_says_where_to_get_it(tmp_path):
     with pytest.raises(DataError, match=f"{FILE_NAME} not found .*nonlinearbenchmark"):
+        read_f16(tmp_path)
+
+
+def test_an_edited_file_of_the_same_size_is_refused_by_its_digest(tmp_path, small):
+    write_record(tmp_path, [small[0], "0.6,-0.25,0.125,1e-3,-2,,", *small[2:]])  # one digit changed
+    with pytest.raises(DataError, match="fails its SHA256 check.*replace it with the official file"):
+        read_f16(tmp_path)
+
+
+def test_the_shipped_file_with_one_digit_changed_is_refused(shared_datasets, tmp_path):
+    shipped = shared_datasets / "f16" / FILE_NAME
+    if not shipped.is_file():
+        pytest.skip("no shared/datasets/f16")
+    content = shipped.read_bytes()
+    position = content.index(b"0.95714")  # the first Force sample
+    altered = tmp_path / FILE_NAME
+    altered.write_bytes(content[:position] + b"0.95715" + content[position + 7:])
+    with pytest.raises(DataError, match=rf"{altered} fails its SHA256 check"):
         read_f16(tmp_path)

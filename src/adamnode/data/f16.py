@@ -5,9 +5,12 @@ shaker's Force and Voltage and three Accelerations, under the header
 ``"Force","Voltage","Acceleration1","Acceleration2","Acceleration3","Fs",``; every row ends with a
 comma, the sampling rate stands on the first row only (the column is empty below), and the file
 ends with a blank line. It is the heavy-ball paper's "plane vibration" data. It is looked up in
-``<data dir>/f16/`` or directly in the data directory. No checksum is published for it; the file is
-parsed completely (header, row count, the rate, every value finite) and its size checked against
-the official 3,361,461 bytes, so a truncated or edited copy is refused with the line at fault.
+``<data dir>/f16/`` or directly in the data directory. No checksum is published for it, so we pin
+the SHA-256 of the copy we ship (as Silverbox's and Walker2d's are pinned): the file is parsed
+completely (header, row count, the rate, every value finite), so a damaged copy is refused with the
+line at fault, then its size and digest are checked, so an edit that still parses (one digit
+changed at the same size moved the first epoch's loss in its fifth digit, without a word) is
+refused too.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import NamedTuple
 
 import torch
 
-from .store import DataError, csv_data_lines, csv_numbers, existing_data_dir, file_identity
+from .store import DataError, csv_data_lines, csv_numbers, existing_data_dir, file_identity, verify_bytes
 
 SUBDIR = "f16"
 FILE_NAME = "F16Data_FullMSine_Level1.csv"
@@ -27,6 +30,8 @@ CHANNELS = ("Force", "Voltage", "Acceleration1", "Acceleration2", "Acceleration3
 ROWS = 73_728
 SAMPLE_RATE_HZ = 400.0
 SIZE_BYTES = 3_361_461
+#: The digest of the file in the project's shared datasets (the official file, as shipped).
+SHA256 = "b72a9d063e392570bb20c26f4763232e30262e5914d946e475e67df40880db6d"
 SOURCE = "F16GVT_Files.zip at www.nonlinearbenchmark.org (BenchmarkData/F16Data_FullMSine_Level1.csv)"
 
 
@@ -70,6 +75,7 @@ def parse_f16(content: bytes, path: Path) -> F16Record:
     if len(content) != SIZE_BYTES:
         raise DataError(f"{path} has {len(content):,} bytes, the official file {SIZE_BYTES:,}: it parses but was "
                         "edited or re-saved; replace it with the official file")
+    verify_bytes(content, path, "sha256", SHA256, f"replace it with the official file (from {SOURCE})")
     return F16Record(torch.tensor(values, dtype=torch.float64), SAMPLE_RATE_HZ)
 
 

@@ -117,16 +117,21 @@ def verify(path: Path, algorithm: str, expected: str, opener=open, limit: int | 
     _check_digest(path, algorithm, expected, actual)
 
 
-def verify_bytes(content: bytes, path: Path, algorithm: str, expected: str) -> None:
-    """``verify`` for content already in memory (read once, checked and parsed from the same bytes)."""
-    _check_digest(path, algorithm, expected, hashlib.new(algorithm, content).hexdigest())
+def verify_bytes(content: bytes, path: Path, algorithm: str, expected: str,
+                 remedy: str = "delete it and fetch it again") -> None:
+    """``verify`` for content already in memory (read once, checked and parsed from the same bytes).
+
+    ``remedy`` ends the message: a file adamnode cannot download says where to get it instead.
+    """
+    _check_digest(path, algorithm, expected, hashlib.new(algorithm, content).hexdigest(), remedy)
 
 
-def _check_digest(path: Path, algorithm: str, expected: str, actual: str) -> None:
+def _check_digest(path: Path, algorithm: str, expected: str, actual: str,
+                  remedy: str = "delete it and fetch it again") -> None:
     if actual != expected:
         raise DataError(
             f"{path} fails its {algorithm.upper()} check (expected {expected}, got {actual}): "
-            "the file is corrupt, truncated or a different version; delete it and fetch it again"
+            f"the file is corrupt, truncated or a different version; {remedy}"
         )
 
 
