@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from contextlib import nullcontext
 from pathlib import Path
 
 from ..reports import render
 from ..tasks import get_task
 from ..training import model_options
-from ..training.comparison import check_comparison, run_comparison, saved_comparison, start_comparison
+from ..training.comparison import (LocalProcesses, check_comparison, run_comparison, saved_comparison,
+                                   start_comparison)
 from ..training.config import MAX_SEED, TrainConfig, load_config_file
 from ..training.distributed import launched, on_main, process_group
 from ..training.errors import ConfigError, RunError
@@ -26,6 +28,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="runs trained at once, each in its own process (default 1; at most the CPU cores; "
                              "without --threads each run gets its share of the cores: cores/N, more when fewer "
                              "runs are left)")
+    parser.add_argument("--backend", choices=("local", "ray"), default="local",
+                        help="where the runs train: local (this machine, --jobs at once; the default) or ray "
+                             "(each run a Ray task on a Ray cluster, needing CPUs = its --threads (default 1) "
+                             "and one GPU with --device cuda; install with pip install \"adamnode[ray]\"; see "
+                             "docs/ray.md)")
+    parser.add_argument("--ray-address", metavar="ADDRESS", default=None,
+                        help="with --backend ray: the cluster, as HOST:PORT of its head or auto (the one "
+                             "RAY_ADDRESS names, else the last started on this node); default: a Ray instance "
+                             "started on this machine for the comparison, on 127.0.0.1 only")
     add_training_options(parser, exclude=("model",))
     parser.epilog = ("Each run goes to OUT/<model>-seed<k>; OUT gets results.csv, results.md and PNG plots "
                      "(default OUT: runs/compare-<task>).")
@@ -43,24 +54,45 @@ def run(args: argparse.Namespace) -> int:
         base, models, seeds = _new_comparison(args)
         out = Path(base.out or Path("runs") / f"compare-{base.task}")
     resume = bool(getattr(args, "resume", None))
-    _check_jobs(base, args.jobs)
-    # Under torchrun every rank runs every training; rank 0 alone writes and prints.
-    with process_group(resolve_device(base.device)):
+    backend = _backend(args, base)
+    # Under torchrun every rank runs every training; rank 0 alone writes and prints. On Ray the driver
+    # trains nothing: its machine needs no GPU of its own.
+    with process_group(resolve_device(base.device)) if args.backend == "local" else nullcontext():
         if not resume:  # settings, folder, data and models checked before the folder is touched
             on_main(lambda: check_comparison(base, models, out, args.overwrite))
-        with writing(out, create=not resume) as created:
+        with backend, writing(out, create=not resume) as created:
             if not resume:
                 on_main(lambda: check_output(out, args.overwrite))  # again, now that we hold the folder
                 on_main(lambda: start_comparison(base, models, seeds, out, args.overwrite, created))
-            failures = run_comparison(base, models, seeds, out, resume=resume, jobs=args.jobs,
+            failures = run_comparison(base, models, seeds, out, resume=resume, backend=backend,
                                       log=print if is_main_process() else lambda line: None)
             if is_main_process():
                 print(render(out))
                 print(f"\nresults.csv, results.md and plots are in {out}")
     if failures:
-        raise RunError(f"{len(failures)} of {len(models) * len(seeds)} runs failed ({', '.join(failures)}); "
-                       "their errors are printed above and in the table's status column")
+        raise RunError(f"{len(failures)} of {len(models) * len(seeds)} runs failed ({'; '.join(failures)}); "
+                       "each run's error is on its FAILED line in the output above")
     return 0
+
+
+def _backend(args: argparse.Namespace, base: TrainConfig):
+    """Where the runs train: ``LocalProcesses`` of ``--jobs``, or a Ray cluster (Ray imported here, so
+    that a missing Ray is refused before anything is written)."""
+    if args.backend == "local":
+        if args.ray_address is not None:
+            raise ConfigError("--ray-address names the Ray cluster of --backend ray; add --backend ray, or drop "
+                              "--ray-address to train on this machine")
+        _check_jobs(base, args.jobs)
+        return LocalProcesses(args.jobs)
+    if args.jobs != 1:
+        raise ConfigError("--jobs sizes this machine's process pool; with --backend ray, Ray places the runs by "
+                          "the CPUs (--threads) and GPUs each asks for: drop --jobs")
+    if launched():
+        raise ConfigError("--backend ray runs each training as a Ray task; under torchrun every rank would "
+                          "submit them all: run adamnode compare --backend ray without torchrun")
+    from ..training.ray_cluster import RayCluster
+
+    return RayCluster(args.ray_address, base.device)
 
 
 def _check_jobs(base: TrainConfig, jobs: int) -> None:

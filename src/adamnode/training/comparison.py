@@ -17,7 +17,7 @@ from .config import TrainConfig, config_from_settings
 from .distributed import barrier
 from .errors import ConfigError, Interrupted, RunError
 from .folders import check_output, child, folder_lock, replace_output
-from .processes import NotStarted, in_processes
+from .processes import NotStarted, ProcessLost, in_processes
 from .run import COMPARISON_FILE, RESUMABLE_CHANGES, SUMMARY_FILE, resumed_config, train_run, with_resume_changes
 from .runtime import available_cores
 
@@ -115,9 +115,43 @@ def saved_comparison(out: Path, changes: dict) -> tuple[TrainConfig, list[str], 
     return base, saved["models"], saved["seeds"]
 
 
+class LocalProcesses:
+    """Where a comparison's runs train by default: this machine, ``jobs`` at once, each in a process of
+    its own (``in_processes``); with one job, one after the other in this process.
+
+    A backend (this one, or ``ray_cluster.RayCluster`` for ``--backend ray``) is entered around the
+    comparison, says whether runs train ``inline``, gives each run's config its threads (``prepare``)
+    and yields ``(position, outcome)`` for calls ``(config, resume, show_progress)`` of ``function``
+    as they finish (``outcomes``), with ``in_processes``'s rules for stops and early closing.
+    """
+
+    def __init__(self, jobs: int = 1):
+        self.jobs = jobs
+        self.inline = jobs == 1
+
+    def __enter__(self) -> "LocalProcesses":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        return None
+
+    def prepare(self, configs: list[TrainConfig]) -> list[TrainConfig]:
+        # Runs side by side each get their share of the cores unless --threads says otherwise, shared
+        # among the runs that will train, not --jobs: two runs left of a resumed --jobs 4 get half each.
+        # The share goes into each run's settings, not the comparison's, which a later --resume may run
+        # another way.
+        share = max(1, available_cores() // min(self.jobs, len(configs)))
+        return [config if config.threads is not None else config.replace(threads=share) for config in configs]
+
+    def outcomes(self, function: Callable, calls: list[tuple]) -> Iterator[tuple[int, object]]:
+        return in_processes(function, calls, self.jobs)
+
+
 def run_comparison(base: TrainConfig, models: list[str], seeds: list[int], out: Path, *, resume: bool,
-                   jobs: int = 1, log: Callable[[str], None] = print) -> list[str]:
-    """Train every (model, seed) not yet done, ``jobs`` at a time; return the failed ones as "model seed N".
+                   jobs: int = 1, backend=None, log: Callable[[str], None] = print) -> list[str]:
+    """Train every (model, seed) not yet done, ``jobs`` at a time (or on ``backend``, a ``LocalProcesses``
+    of ``jobs`` when not given); return the failed ones as "model seed N"
+    (with how its process died, if it did).
 
     Seed by seed, every model within a seed: a comparison stopped part way has whole seeds of every model,
     which a table can use, rather than every seed of a few models.
@@ -126,7 +160,7 @@ def run_comparison(base: TrainConfig, models: list[str], seeds: list[int], out: 
     configs = [model_config(base, model, seed=seed, out=str(child(out, run_folder(model, seed), "the comparison")))
                for model, seed in runs]
     failures, stopped, not_started, ending = [], [], None, None
-    with closing(_outcomes(configs, resume, jobs)) as outcomes:
+    with closing(_outcomes(configs, resume, jobs, backend)) as outcomes:
         for index, outcome in outcomes:
             model, seed = runs[index]
             label = f"[{index + 1}/{len(runs)}] {model} seed {seed}"
@@ -136,7 +170,9 @@ def run_comparison(base: TrainConfig, models: list[str], seeds: list[int], out: 
             elif isinstance(outcome, Interrupted):
                 stopped.append(index)
             elif isinstance(outcome, RunError):
-                failures.append(f"{model} seed {seed}")
+                # A dead process printed nothing of its own: the comparison's last line says what happened.
+                died = f", whose process died ({outcome.how})" if isinstance(outcome, ProcessLost) else ""
+                failures.append(f"{model} seed {seed}{died}")
                 log(f"{label}: FAILED: {outcome}")
             elif isinstance(outcome, Exception):
                 if not stopped:
@@ -151,14 +187,16 @@ def run_comparison(base: TrainConfig, models: list[str], seeds: list[int], out: 
     return failures
 
 
-def _outcomes(configs: list[TrainConfig], resume: bool, jobs: int) -> Iterator[tuple[int, dict | Exception]]:
+def _outcomes(configs: list[TrainConfig], resume: bool, jobs: int = 1,
+              backend=None) -> Iterator[tuple[int, dict | Exception]]:
     """(index, summary or the exception it ended with) of each run, in the order they finish; none
     after a run that ended ``Interrupted``."""
+    backend = backend if backend is not None else LocalProcesses(jobs)
     to_train = []
     for index, config in enumerate(configs):
         try:
             outcome = _kept(config, resume)
-            if outcome is None and jobs == 1:
+            if outcome is None and backend.inline:
                 outcome = _train_or_resume(config, resume)
         except RunError as error:
             outcome = error
@@ -169,16 +207,10 @@ def _outcomes(configs: list[TrainConfig], resume: bool, jobs: int) -> Iterator[t
             if isinstance(outcome, Interrupted):
                 return  # the stop signal was the run's to answer: the next run would not see it
     if to_train:
-        # Runs side by side each get their share of the cores unless --threads says otherwise, shared
-        # among the runs that will train, not --jobs: two runs left of a resumed --jobs 4 get half each.
-        # The share goes into each run's settings, not the comparison's, which a later --resume may run
-        # another way.
-        share = max(1, available_cores() // min(jobs, len(to_train)))
         # No progress bars: those of runs side by side would overwrite each other.
-        calls = [(configs[index] if configs[index].threads is not None else configs[index].replace(threads=share),
-                  resume, False) for index in to_train]
+        calls = [(config, resume, False) for config in backend.prepare([configs[index] for index in to_train])]
         # Closed with this generator, at once: an error that ends the comparison first stops the runs still going.
-        with closing(in_processes(_train_or_resume, calls, jobs)) as outcomes:
+        with closing(backend.outcomes(_train_or_resume, calls)) as outcomes:
             for position, outcome in outcomes:
                 yield to_train[position], outcome
 

@@ -24,7 +24,15 @@ from .interrupt import STOP_SIGNALS, tell
 
 
 class ProcessLost(RunError):
-    """A child process ended without sending a result (killed, or out of memory)."""
+    """A child process ended without sending a result (killed, or out of memory); ``how``: by which
+    signal or with which exit code."""
+
+    def __init__(self, how: str):
+        super().__init__(f"its process died without a result ({how}); run it again with --resume")
+        self.how = how
+
+    def __reduce__(self):
+        return ProcessLost, (self.how,)
 
 
 class NotStarted(Interrupted):
@@ -48,6 +56,7 @@ def in_processes(function: Callable, calls: list[tuple], workers: int) -> Iterat
     running: dict[Any, tuple[int, Any]] = {}  # by the pipe end a result arrives on: (index, process)
     # A plain flag, not a threading.Event: a handler interrupting Event.set() could deadlock on its lock.
     stopping = [False]
+    _quiet_resource_tracker()
 
     def stop(reason: str):
         first = not stopping[0]
@@ -116,8 +125,31 @@ def _outcome(process, receiver, stopped: bool) -> Any:
     if stopped or -code in STOP_SIGNALS:
         return Interrupted("stopped before it could report")
     how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
-    return ProcessLost(f"its process ended without a result ({how}{', out of memory?' if code == -9 else ''}); "
-                       "run it again with --resume")
+    return ProcessLost(how + (", out of memory?" if code == -signal.SIGKILL else ""))
+
+
+def _quiet_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker, if it is not running yet, without its warnings.
+
+    A child killed outright (kill -9, out of memory) cannot release the semaphores it made (tqdm's
+    lock is one in a spawned process). The tracker removes them once the comparison ends, and would
+    print a multi-line "leaked semaphore objects" warning under adamnode's one-line message, which
+    already says that the run's process died. The tracker is a process of its own that inherits
+    our environment when it starts: the filter goes there, for its own message only.
+    """
+    if os.name != "posix":  # no tracker process elsewhere
+        return
+    from multiprocessing import resource_tracker
+
+    previous = os.environ.get("PYTHONWARNINGS")
+    os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [previous, "ignore:resource_tracker:UserWarning"]))
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        if previous is None:
+            del os.environ["PYTHONWARNINGS"]
+        else:
+            os.environ["PYTHONWARNINGS"] = previous
 
 
 def _signal(process) -> None:
