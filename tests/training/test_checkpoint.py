@@ -13,7 +13,8 @@ from adamnode.training.errors import CheckpointError
 from adamnode.files import atomic_write
 from adamnode.training.rng import capture_rng, restore_rng
 
-CONTENT = {"settings": {}, "model": {"w": torch.arange(3.0)}, "optimizer": {}, "scheduler": {}, "rng": {},
+CONTENT = {"settings": {}, "model": {"w": torch.arange(3.0)}, "optimizer": {"state": {}, "param_groups": []},
+           "scheduler": {}, "rng": capture_rng(),
            "batch_generator": torch.Generator().get_state(), "epoch": 1, "step_in_epoch": 0, "totals": {},
            "history": [{"epoch": 1, "train_loss": 0.5}]}
 

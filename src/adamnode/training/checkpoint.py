@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import io
-import math
 from pathlib import Path
 
 import torch
 
 from ..files import atomic_write
+from .checkpoint_fields import field_problem
 from .errors import CheckpointError
 
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -71,46 +71,20 @@ def load_checkpoint(path: Path) -> dict:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an adamnode checkpoint; point --resume at a run directory written by adamnode")
     version = payload.get("version")
-    if version not in READABLE_VERSIONS or (version == FORMAT_VERSION) != sealed:
+    if not isinstance(version, int) or isinstance(version, bool) or version not in READABLE_VERSIONS:
         raise CheckpointError(f"{path} has checkpoint format {version!r}, this adamnode reads "
                               f"{', '.join(map(str, READABLE_VERSIONS))}; resume it with the adamnode version that wrote it")
+    if (version == FORMAT_VERSION) != sealed:
+        # The seal and the body disagree: no adamnode writes that, so the file was altered.
+        seal = f"its seal says format {FORMAT_VERSION}" if sealed else "it has no seal"
+        raise CheckpointError(f"{path} is altered: {seal} but its content says format {version!r}, and adamnode "
+                              f"seals exactly its format-{FORMAT_VERSION} checkpoints; restore it from a backup or "
+                              "start the run again with --overwrite")
     missing = [key for key in REQUIRED_KEYS if key not in payload]
     if missing:
         raise CheckpointError(f"{path} lacks {', '.join(missing)}; it is incomplete, start the run again with --overwrite")
-    problem = _field_problem(payload)
+    problem = field_problem(payload)
     if problem:
         raise CheckpointError(f"{path} holds an impossible value ({problem}); it is damaged, restore it from a "
                               "backup or start the run again with --overwrite")
     return payload
-
-
-def _field_problem(payload: dict) -> str | None:
-    """What is out of range in a loaded checkpoint's fields, if anything (the model's fit is checked later)."""
-    def count(value) -> bool:
-        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-    for key in ("epoch", "step_in_epoch"):
-        if not count(payload[key]):
-            return f"{key} = {payload[key]!r}, expected a non-negative integer"
-    if not count(payload.get("global_step", 0)):
-        return f"global_step = {payload['global_step']!r}, expected a non-negative integer"
-    if not isinstance(payload["settings"], dict):
-        return "settings are not a dict"
-    epochs = payload["settings"].get("epochs")
-    if isinstance(epochs, int) and payload["epoch"] > epochs:
-        return f"epoch {payload['epoch']} is past the run's {epochs} epochs"
-    history = payload["history"]
-    if not isinstance(history, list) or len(history) != payload["epoch"] or not all(
-            isinstance(row, dict) and row.get("epoch") == number for number, row in enumerate(history, start=1)):
-        return f"its history does not list epochs 1..{payload['epoch']}"
-    if not isinstance(payload["totals"], dict):
-        return "totals are not a dict"
-    if not isinstance(payload["model"], dict):
-        return "model weights are not a dict"
-    for name, tensor in payload["model"].items():
-        if isinstance(tensor, torch.Tensor) and tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-            return f"weight {name} is not finite"
-    for key, value in payload["totals"].items():
-        if isinstance(value, float) and not math.isfinite(value):
-            return f"totals {key} = {value}"
-    return None

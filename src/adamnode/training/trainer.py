@@ -287,6 +287,12 @@ class Trainer:
         if state["step_in_epoch"] > self.steps_per_epoch:
             raise CheckpointError(f"{self.checkpoint_path} is at step {state['step_in_epoch']} of an epoch of "
                                   f"{self.steps_per_epoch} steps; it is damaged, start the run again with --overwrite")
+        # metrics.csv is rewritten from the history: each epoch must have this task's columns.
+        lacking = next(((row["epoch"], key) for row in state["history"] for key in self.columns
+                        if key != "penalty" and key not in row), None)
+        if lacking is not None:
+            raise CheckpointError(f"{self.checkpoint_path} holds no {lacking[1]} for epoch {lacking[0]}, which "
+                                  f"{self.task.name} records; it is damaged, start the run again with --overwrite")
         self.epoch_start_generator = state["batch_generator"]
         self.epoch, self.step_in_epoch = state["epoch"], state["step_in_epoch"]
         self.global_step = state["global_step"]
