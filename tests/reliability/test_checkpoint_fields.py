@@ -80,16 +80,26 @@ def test_a_seal_that_disagrees_with_its_content_is_called_an_alteration(tmp_path
     assert named in str(error.value) and "altered" in str(error.value)
 
 
-def test_resuming_a_resealed_checkpoint_with_a_text_count_is_one_line(tmp_path, capsys):
+def text_count(state: dict) -> None:
+    state["totals"]["samples"] = "x"
+
+
+def no_test_loss(state: dict) -> None:
+    del state["history"][0]["test_loss"]
+
+
+@pytest.mark.parametrize("damage, named", [(text_count, "totals samples = 'x'"),  # was "unexpected TypeError"
+                                           (no_test_loss, "holds no test_loss for epoch 1")])  # "unexpected KeyError"
+def test_resuming_a_resealed_damaged_checkpoint_is_one_line_naming_the_field(tmp_path, capsys, damage, named):
     run = tmp_path / "run"
     assert main(["train", "--model", "node", "--preset", "tiny", "--epochs", "1", "--threads", "1",
                  "--out", str(run)]) == 0
     state = load_checkpoint(run / "checkpoint.pt")
-    state["totals"]["samples"] = "x"
+    damage(state)
     save_checkpoint(run / "checkpoint.pt", state)
     capsys.readouterr()
     with pytest.raises(SystemExit) as exit_:
         main(["train", "--resume", str(run), "--epochs", "2", "--threads", "1"])
     error = capsys.readouterr().err
-    assert exit_.value.code == 1 and "unexpected" not in error  # it was "unexpected TypeError"
-    assert error.count("\n") == 1 and "totals samples = 'x'" in error
+    assert exit_.value.code == 1 and "unexpected" not in error
+    assert error.count("\n") == 1 and named in error
