@@ -26,11 +26,12 @@ from __future__ import annotations
 import argparse
 import statistics
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 from adamnode.reports import find_runs
 from adamnode.reports.intervals import bootstrap_difference, paired_difference, welch_difference
-from adamnode.reports.ledger import read_ledger, repeated, write_ledger
+from adamnode.reports.ledger import NAME, NON_NEGATIVE, SEED, check_ledger_path, read_ledger, repeated, write_ledger
 from adamnode.reports.plots import plot_curves
 from adamnode.training.errors import ConfigError
 
@@ -50,9 +51,10 @@ CURVES = (("loss", "training loss (mean over each logged window)", True), ("nfe_
           ("nfe_backward", "NFE-B per batch", False))
 
 
-#: A ledger's columns (``adamnode.reports.ledger``): a run's identity and its figures (late_loss
-#: empty where the run logged no steps).
-LEDGER = {"model": str, "seed": int, **{key: float for key, _, _ in COLUMNS}, LATE_COLUMN[0]: float}
+#: A ledger's columns and their domains (``adamnode.reports.ledger``): a run's identity and its
+#: figures, losses and counts that cannot be negative (late_loss empty where the run logged no steps).
+LEDGER = {"model": NAME, "seed": SEED, **{key: NON_NEGATIVE for key, _, _ in COLUMNS},
+          LATE_COLUMN[0]: replace(NON_NEGATIVE, optional=True)}
 
 
 def main(sources: list[str], plots: Path | None, ledger: Path | None) -> None:
@@ -154,6 +156,8 @@ if __name__ == "__main__":
     parser.add_argument("--ledger", type=Path, help="write every counted run's figures to this .csv")
     arguments = parser.parse_args()
     try:
+        if arguments.ledger is not None:
+            check_ledger_path(arguments.ledger)
         main(arguments.sources, arguments.plots, arguments.ledger)
     except ConfigError as error:
         raise SystemExit(f"collect.py: {error}") from None

@@ -29,7 +29,7 @@ from torch.nn import functional as F
 
 from adamnode.models import AdamNODE
 from adamnode.reports import find_runs
-from adamnode.reports.ledger import read_ledger, repeated, write_ledger
+from adamnode.reports.ledger import FLAG, FRACTION, NON_NEGATIVE, SEED, check_ledger_path, read_ledger, repeated, write_ledger
 from adamnode.tasks import get_task
 from adamnode.training.checkpoint import load_checkpoint
 from adamnode.training.config import config_from_settings
@@ -91,10 +91,12 @@ def setting(run) -> tuple[float, float, bool]:
     return float(options["beta1"]), float(options["beta2"]), bool(options["learn_betas"])
 
 
-#: A ledger's columns (``adamnode.reports.ledger``): the setting, the seed, then the figures.
-LEDGER = {"beta1_start": float, "beta2_start": float, "learned": bool, "seed": int,
-          **{key: float for key in ("train_loss", "test_accuracy", "nfe_forward", "nfe_backward", "beta1", "beta2",
-                                    "dm", "dv", "frozen", "running", "m0")}}
+#: A ledger's columns and their domains (``adamnode.reports.ledger``): the setting, the seed, then
+#: the figures (rates and the accuracy from 0 to 1; losses, counts and norms not negative).
+LEDGER = {"beta1_start": FRACTION, "beta2_start": FRACTION, "learned": FLAG, "seed": SEED,
+          "train_loss": NON_NEGATIVE, "test_accuracy": FRACTION, "nfe_forward": NON_NEGATIVE,
+          "nfe_backward": NON_NEGATIVE, "beta1": FRACTION, "beta2": FRACTION,
+          **{key: NON_NEGATIVE for key in ("dm", "dv", "frozen", "running", "m0")}}
 
 
 def main(sources: list[Path], ledger: Path | None) -> None:
@@ -146,6 +148,8 @@ if __name__ == "__main__":
     parser.add_argument("--ledger", type=Path, help="write every counted run's figures to this .csv")
     arguments = parser.parse_args()
     try:
+        if arguments.ledger is not None:
+            check_ledger_path(arguments.ledger)
         main(arguments.sources, arguments.ledger)
     except ConfigError as error:
         raise SystemExit(f"collect.py: {error}") from None

@@ -19,13 +19,14 @@ from pathlib import Path
 from adamnode.models import AdamNODE
 from adamnode.reports import find_runs
 from adamnode.reports.intervals import paired_difference, welch_difference
-from adamnode.reports.ledger import read_ledger, write_ledger
+from adamnode.reports.ledger import FLAG, FRACTION, NON_NEGATIVE, SEED, check_ledger_path, read_ledger, write_ledger
 from adamnode.training.errors import ConfigError
 from collect import comparisons, refuse_repeats, setting  # this folder's collect.py
 
 FIGURES = ("train_loss", "test_mse", "test_forecast_mse")
-#: A ledger's columns (``adamnode.reports.ledger``).
-LEDGER = {"beta1": float, "beta2": float, "learned": bool, "seed": int, **{key: float for key in FIGURES}}
+#: A ledger's columns and their domains (``adamnode.reports.ledger``): the rates, from 0 to 1, and
+#: the figures, mean squared errors.
+LEDGER = {"beta1": FRACTION, "beta2": FRACTION, "learned": FLAG, "seed": SEED, **{key: NON_NEGATIVE for key in FIGURES}}
 
 
 def main(sources: list[Path], ledger: Path | None) -> None:
@@ -73,6 +74,8 @@ if __name__ == "__main__":
     parser.add_argument("--ledger", type=Path, help="write every counted run's figures to this .csv")
     arguments = parser.parse_args()
     try:
+        if arguments.ledger is not None:
+            check_ledger_path(arguments.ledger)
         main(arguments.sources, arguments.ledger)
     except ConfigError as error:
         raise SystemExit(f"sequence.py: {error}") from None
