@@ -125,6 +125,9 @@ class LocalProcesses:
     as they finish (``outcomes``), with ``in_processes``'s rules for stops and early closing.
     """
 
+    #: What ``compare --resume DIR`` needs besides to run the same way (a stop message names it).
+    resume_flags = ""
+
     def __init__(self, jobs: int = 1):
         self.jobs = jobs
         self.inline = jobs == 1
@@ -160,6 +163,7 @@ def run_comparison(base: TrainConfig, models: list[str], seeds: list[int], out: 
     configs = [model_config(base, model, seed=seed, out=str(child(out, run_folder(model, seed), "the comparison")))
                for model, seed in runs]
     failures, stopped, not_started, ending = [], [], None, None
+    backend = backend if backend is not None else LocalProcesses(jobs)
     with closing(_outcomes(configs, resume, jobs, backend)) as outcomes:
         for index, outcome in outcomes:
             model, seed = runs[index]
@@ -183,7 +187,7 @@ def run_comparison(base: TrainConfig, models: list[str], seeds: list[int], out: 
     if stopped or not_started:
         names = ", ".join(f"{runs[index][0]} seed {runs[index][1]}" for index in sorted(stopped))
         raise Interrupted(f"comparison stopped {f'during {names}' if stopped else f'before {not_started}'}; "
-                          f"continue it with: adamnode compare --resume {out}") from ending
+                          f"continue it with: adamnode compare --resume {out}{backend.resume_flags}") from ending
     return failures
 
 

@@ -47,8 +47,9 @@ RETRIES = 3
 #: Seconds a task waits for the driver's comparison to appear on its node (a network filesystem may
 #: show a file written on another node a little later).
 SEE_SECONDS = 30.0
-#: Seconds between a running task's looks at the driver's stop requests.
-POLL_SECONDS = 0.5
+#: Longest wait of a running task's call for the driver's stop requests (the answer comes at once
+#: when one is made; the call is then made again).
+WAIT_SECONDS = 5.0
 #: Seconds to wait for a cluster address to accept a connection before calling it unreachable.
 CONNECT_SECONDS = 10.0
 #: Ray turns a loopback node address into the machine's network address unless this is 0; a local
@@ -86,6 +87,7 @@ class RayCluster:
     def __init__(self, address: str | None, device: str):
         self.address = address
         self.device = device
+        self.resume_flags = " --backend ray" + (f" --ray-address {address}" if address else "")
         if address is None:
             os.environ[_LOOPBACK_ONLY] = "0"  # read when ray is imported; its processes inherit it
         self.ray = import_ray()
@@ -151,7 +153,7 @@ class RayCluster:
         """Yield ``(position, outcome)`` for each call ``(config, resume, show_progress)`` of ``function``
         run as a Ray task, in the order they finish; as ``in_processes`` does on stops and early closing."""
         ray = self.ray
-        board = ray.remote(num_cpus=0)(_Board).remote()
+        board = ray.remote(num_cpus=0, max_concurrency=100_000)(_Board).remote()
         task = ray.remote(_attempt)
         place = _place(calls)
         pending: dict[Any, int] = {}
@@ -271,25 +273,39 @@ def _first_line(error: BaseException) -> str:
 # --- on a worker ----------------------------------------------------------------------------------
 
 class _Board:
-    """A Ray actor: the driver's stop requests, and how often each run has begun (a run that begins
-    again is a retry after its worker died, and resumes)."""
+    """A Ray actor (asynchronous: every running task waits on it at once): the driver's stop requests,
+    and how often each run has begun (a run that begins again is a retry after its worker died, and
+    resumes)."""
 
     def __init__(self):
+        import asyncio
+
         self.stops = 0
         self.attempts: dict[int, int] = {}
+        self.changed = asyncio.Condition()
 
-    def begin(self, position: int) -> int | None:
+    async def begin(self, position: int) -> int | None:
         """This attempt's number, or None once a stop was asked for (the run does not start)."""
         if self.stops:
             return None
         self.attempts[position] = self.attempts.get(position, 0) + 1
         return self.attempts[position]
 
-    def stop(self, count: int) -> None:
-        self.stops = max(self.stops, count)
+    async def stop(self, count: int) -> None:
+        async with self.changed:
+            self.stops = max(self.stops, count)
+            self.changed.notify_all()
 
-    def requested(self) -> int:
-        return self.stops
+    async def requests(self, known: int, seconds: float) -> int:
+        """The stop requests so far, as soon as there are more than ``known``, or after ``seconds``."""
+        import asyncio
+
+        async with self.changed:
+            try:
+                await asyncio.wait_for(self.changed.wait_for(lambda: self.stops > known), seconds)
+            except asyncio.TimeoutError:
+                pass
+            return self.stops
 
 
 def _attempt(function: Callable, config: TrainConfig, resume: bool, position: int, board, place) -> tuple:
@@ -299,10 +315,13 @@ def _attempt(function: Callable, config: TrainConfig, resume: bool, position: in
     attempt = ray.get(board.begin.remote(position))
     if attempt is None:
         return "raised", NotStarted("stopped before it started")
+    if attempt > 1:  # the worker's stderr reaches the driver's
+        tell(f"{config.model} seed {config.seed}: attempt {attempt} of {RETRIES + 1} (the worker of the one before "
+             "died); it resumes from the run's last checkpoint")
     before = os.getcwd()
     try:
         _enter(place)
-        with _passing_stops_on(board):
+        with _PassingStopsOn(board):
             # A retry continues from the checkpoint the attempt before it left.
             return "returned", function(config, resume or attempt > 1, False)
     except Exception as error:
@@ -340,34 +359,35 @@ def _enter(place: tuple[str, str, str | None]) -> None:
         time.sleep(1.0)
 
 
-class _passing_stops_on:
+class _PassingStopsOn:
     """While the run goes, a thread that passes the driver's stop requests on as SIGTERM to this process,
     whose training answers the first by stopping after its current step with a checkpoint and a second
     (a second or more later) at once.
 
     A signal is sent only while training's own handler is installed; before that (the run still
     loading) and after, a SIGTERM from anyone is only noted here, and passed on once training starts,
-    so that Ray's handler, which would end the worker, never sees one.
+    so that Ray's handler, which would end the worker, never sees one. The thread is not waited for
+    when the run ends (it may be in a call to the board): from then on it sends nothing.
     """
 
     def __init__(self, board):
         self.board = board
         self.noted = 0
-        self.done = threading.Event()
+        self.done = False
+        self.lock = threading.Lock()
         self.note = self._note  # one bound method, so that the handler can be recognised by identity
 
     def __enter__(self):
         self.main = threading.current_thread() is threading.main_thread()
         if self.main:
             self.previous = {number: signal.signal(number, self.note) for number in STOP_SIGNALS}
-            self.thread = threading.Thread(target=self._watch, daemon=True)
-            self.thread.start()
+            threading.Thread(target=self._watch, daemon=True).start()
         return self
 
     def __exit__(self, *exc_info):
         if self.main:
-            self.done.set()
-            self.thread.join()
+            with self.lock:
+                self.done = True
             for number, handler in self.previous.items():
                 signal.signal(number, handler)
 
@@ -377,14 +397,21 @@ class _passing_stops_on:
     def _watch(self):
         import ray
 
-        sent, last = 0, 0.0
-        while not self.done.wait(POLL_SECONDS):
+        known, sent, last = 0, 0, 0.0
+        while not self.done:
+            if sent < max(known, 1 if self.noted else 0):
+                with self.lock:
+                    training = signal.getsignal(signal.SIGTERM) is not self.note
+                    if self.done:
+                        return
+                    if training and time.monotonic() - last > SAME_REQUEST_SECONDS + 0.1:
+                        os.kill(os.getpid(), signal.SIGTERM)
+                        sent, last = sent + 1, time.monotonic()
+                        continue
+                time.sleep(0.05)
+                continue
             try:
-                wanted = ray.get(self.board.requested.remote(), timeout=10)
+                known = ray.get(self.board.requests.remote(known, WAIT_SECONDS), timeout=WAIT_SECONDS + 60)
             except Exception:  # the board went with the driver: stop as if asked
-                wanted = 1
-            wanted = max(wanted, 1 if self.noted else 0)
-            training = signal.getsignal(signal.SIGTERM) is not self.note
-            if sent < wanted and training and time.monotonic() - last > SAME_REQUEST_SECONDS + 0.1:
-                os.kill(os.getpid(), signal.SIGTERM)
-                sent, last = sent + 1, time.monotonic()
+                known = max(known, 1)
+                time.sleep(1.0)

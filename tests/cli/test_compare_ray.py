@@ -1,0 +1,170 @@
+"""``adamnode compare --backend ray``: the same table as ``--jobs 1``, through a killed worker, a Ctrl-C
+and its resume; one-line refusals for a bad address and a missing Ray.
+
+One Ray instance serves the module: started here on 127.0.0.1 only (2 CPUs) and stopped at its end;
+each ``compare`` connects to it with ``--ray-address``. Skipped where Ray is not installed, except the
+test of that case, which makes the import fail.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from adamnode.cli import main
+from adamnode.training.checkpoint import load_checkpoint
+from adamnode.training.errors import CheckpointError
+from cli_helpers import TINY, adamnode, csv_rows, metrics_rows, one_line_error, without_timing
+
+needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None,
+                               reason='Ray is not installed (pip install -e ".[ray]")')
+#: Ray turns a loopback node address into the machine's network one unless this is 0.
+LOOPBACK_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+#: Two runs long enough (about a second each of training) to be killed or stopped after an epoch.
+SETTINGS = (*TINY, "--models", "node,hbnode", "--epochs", "30", "--threads", "1")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """The address of a Ray instance on 127.0.0.1 with 2 CPUs, for this module's tests."""
+    previous = os.environ.get(LOOPBACK_ONLY)
+    os.environ[LOOPBACK_ONLY] = "0"  # before ray is imported: its constants read it; the drivers inherit it
+    import ray
+
+    ray.init(address="local", _node_ip_address="127.0.0.1", num_cpus=2, include_dashboard=False,
+             configure_logging=False, log_to_driver=False)
+    try:
+        assert {node["NodeManagerAddress"] for node in ray.nodes()} == {"127.0.0.1"}
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()
+        if previous is None:
+            del os.environ[LOOPBACK_ONLY]
+        else:
+            os.environ[LOOPBACK_ONLY] = previous
+
+
+@pytest.fixture(scope="module")
+def one_after_the_other(tmp_path_factory) -> list[dict]:
+    """The table of ``--jobs 1`` for ``SETTINGS``, without its timing columns."""
+    out = tmp_path_factory.mktemp("jobs1") / "c"
+    result = adamnode("compare", *SETTINGS, "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    return without_timing(csv_rows(out / "results.csv"))
+
+
+def on_ray(cluster: str, *args: str) -> list[str]:
+    return ["compare", *args, "--backend", "ray", "--ray-address", cluster]
+
+
+def start(args: list[str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "adamnode", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def wait_for(condition, process: subprocess.Popen, what: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            raise AssertionError(f"{what} never happened: {process.communicate()[1][-3000:]}")
+        time.sleep(0.02)
+
+
+def trained_an_epoch(run: Path) -> bool:
+    return (run / "metrics.csv").is_file() and bool(metrics_rows(run))
+
+
+def checkpointed_an_epoch(run: Path) -> bool:
+    try:
+        return load_checkpoint(run / "checkpoint.pt")["epoch"] >= 1 and trained_an_epoch(run)
+    except CheckpointError:  # not written yet
+        return False
+
+
+@needs_ray
+def test_ray_gives_the_table_of_jobs_1(cluster, one_after_the_other, tmp_path):
+    out = tmp_path / "ray"
+    result = adamnode(*on_ray(cluster, *SETTINGS, "--out", str(out)))
+    assert result.returncode == 0, result.stderr
+    assert without_timing(csv_rows(out / "results.csv")) == one_after_the_other
+    assert sorted(line.split(":")[0] for line in result.stdout.splitlines() if line.startswith("[")) == [
+        "[1/2] node seed 0", "[2/2] hbnode seed 0"]
+
+
+@needs_ray
+def test_a_worker_killed_mid_run_is_retried_from_its_checkpoint(cluster, one_after_the_other, tmp_path):
+    out = tmp_path / "killed"
+    run = out / "node-seed0"
+    process = start(on_ray(cluster, *SETTINGS, "--out", str(out)))
+    wait_for(lambda: checkpointed_an_epoch(run), process, "a checkpoint after an epoch of node")
+    first_epoch = (run / "metrics.csv").read_text().splitlines()[1]
+    worker = int((run / ".adamnode.lock").read_text())  # the process that holds the run's folder
+    assert worker not in (os.getpid(), process.pid)
+    os.kill(worker, signal.SIGKILL)
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr
+    assert "node seed 0: attempt 2 of 4 (the worker of the one before died)" in stderr
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "complete" and summary["epochs_completed"] == 30
+    # Resumed, not started again: the first epoch's row, with its wall time, is the one written before the kill.
+    assert (run / "metrics.csv").read_text().splitlines()[1] == first_epoch
+    assert without_timing(csv_rows(out / "results.csv")) == one_after_the_other
+
+
+@needs_ray
+def test_ctrl_c_stops_the_tasks_with_checkpoints_and_resume_completes(cluster, one_after_the_other, tmp_path):
+    out = tmp_path / "stopped"
+    runs = [out / "node-seed0", out / "hbnode-seed0"]
+    process = start(on_ray(cluster, *SETTINGS, "--out", str(out)))
+    wait_for(lambda: all(trained_an_epoch(run) for run in runs), process, "an epoch of each run")
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert (f"comparison stopped during node seed 0, hbnode seed 0; continue it with: adamnode compare --resume "
+            f"{out} --backend ray --ray-address {cluster}") in stderr
+    for run in runs:
+        summary = json.loads((run / "summary.json").read_text())
+        assert summary["status"] == "interrupted" and summary["epochs_completed"] < 30
+        assert (run / "checkpoint.pt").is_file()
+    result = adamnode("compare", "--resume", str(out), "--backend", "ray", "--ray-address", cluster)
+    assert result.returncode == 0, result.stderr
+    assert without_timing(csv_rows(out / "results.csv")) == one_after_the_other
+
+
+@needs_ray
+def test_an_address_where_no_cluster_answers_is_one_line_naming_it(tmp_path):
+    result = adamnode("compare", *TINY, "--backend", "ray", "--ray-address", "127.0.0.1:1", "--out",
+                      str(tmp_path / "c"), timeout=60)
+    assert result.returncode == 2
+    assert "cannot reach the Ray cluster at --ray-address 127.0.0.1:1" in one_line_error(result)
+    assert not (tmp_path / "c").exists()
+
+
+def test_without_ray_one_line_names_the_extra(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError
+    monkeypatch.delenv(LOOPBACK_ONLY, raising=False)  # restored afterwards, whatever adamnode sets
+    with pytest.raises(SystemExit) as stop:
+        main(["compare", *TINY, "--backend", "ray", "--out", str(tmp_path / "c")])
+    error = capsys.readouterr().err
+    assert stop.value.code == 2 and error.count("\n") == 1 and not (tmp_path / "c").exists()
+    assert error.startswith("adamnode: error: --backend ray needs Ray, which is not installed: ")
+    assert 'pip install -e ".[ray]"' in error
+
+
+def test_options_of_the_other_backend_are_refused_in_one_line(tmp_path, capsys):
+    for args, expected in ((["--ray-address", "auto"], "--ray-address names the Ray cluster of --backend ray"),
+                           (["--backend", "ray", "--jobs", "2"], "--jobs sizes this machine's process pool")):
+        with pytest.raises(SystemExit) as stop:
+            main(["compare", *TINY, *args, "--out", str(tmp_path / "c")])
+        error = capsys.readouterr().err
+        assert stop.value.code == 2 and error.count("\n") == 1 and expected in error
