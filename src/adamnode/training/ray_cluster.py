@@ -97,6 +97,7 @@ class RayCluster:
 
     def __enter__(self) -> "RayCluster":
         ray = self.ray
+        _quiet_notices()
         quiet = {"include_dashboard": False, "configure_logging": True, "logging_level": logging.WARNING,
                  "log_to_driver": True}
         if self.address is None:
@@ -229,12 +230,11 @@ def _check_reachable(ray, address: str) -> None:
         try:  # where ray.init will look: RAY_ADDRESS, else the cluster last started on this node
             from ray._private.services import canonicalize_bootstrap_address
             resolved = canonicalize_bootstrap_address("auto")
-        except Exception as error:
-            raise ConfigError(f"--ray-address auto found no running Ray cluster ({_first_line(error)}); start "
-                              "one with ray start --head, or give its HOST:PORT") from None
+        except Exception:
+            resolved = None
         if resolved is None:
-            raise ConfigError("--ray-address auto found no running Ray cluster on this node; start one with "
-                              "ray start --head, or give its HOST:PORT")
+            raise ConfigError("--ray-address auto found no running Ray cluster (RAY_ADDRESS is not set and none "
+                              "was started on this node); start one with ray start --head, or give its HOST:PORT")
         target = resolved
     else:
         target = address.split("://", 1)[1] if "://" in address else address
@@ -262,6 +262,19 @@ def _place(calls: list[tuple]) -> tuple[str, str, str | None]:
     except OSError:
         digest = None
     return os.getcwd(), str(folder), digest
+
+
+def _quiet_notices() -> None:
+    """Drop Ray's notice that token authentication is on (its default), printed on every connection;
+    its warning that authentication is *off* still shows."""
+    logger = logging.getLogger("ray._private.authentication.authentication_token_setup")
+    if not any(isinstance(existing, _AuthenticationOn) for existing in logger.filters):
+        logger.addFilter(_AuthenticationOn())
+
+
+class _AuthenticationOn(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Token authentication is enabled for this Ray cluster")
 
 
 def _first_line(error: BaseException) -> str:
