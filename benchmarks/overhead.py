@@ -3,7 +3,7 @@
 The same network, weights and batch are solved by three loops, all dopri5 at one tolerance, all
 backpropagating directly through the solver (torchdyn has no adjoint of this kind to compare):
 
-- ``adamnode``: ``ODEBlock(adjoint=False)`` (counting, finiteness checks, landing on the end).
+- ``adamnode``: ``ODEBlock(gradient="direct")`` (counting, finiteness checks, landing on the end).
 - ``torchdiffeq``: plain ``torchdiffeq.odeint`` on the bare field (what ``adamnode`` wraps).
 - ``torchdyn``: ``torchdyn.numerics.odeint`` (optional: skipped with a message where it does not import).
 
@@ -70,7 +70,7 @@ def main(argv=None) -> int:
     task = get_task(args.task)
     train, _ = task.load(settings, torch.device("cpu"))
     inputs, targets = train.inputs[:args.batch_size], train.targets[:args.batch_size]
-    model = task.build_model(args.model, SolverOptions(rtol=args.tol, atol=args.tol, adjoint=False), settings)
+    model = task.build_model(args.model, SolverOptions(rtol=args.tol, atol=args.tol, gradient="direct"), settings)
     if state:
         model.load_state_dict(state["model"])
     block = model.block

@@ -8,7 +8,7 @@ update) of several paths on the *same* network, the same initial weights and the
   seminorm, time tensor on the CPU).
 - ``default``:  adamnode's ``ODEBlock`` defaults (adjoint with seminorm, torchdiffeq's first-step guess).
 - ``warm``:     the default path with warm starts (each training solve from the last one's first step).
-- ``direct``:   ``ODEBlock(adjoint=False)``: backprop through the solver.
+- ``direct``:   ``ODEBlock(gradient="direct")``: backprop through the solver.
 - ``compile``:  the default path with ``torch.compile`` on f (``--compile``; slow to warm up).
 - ``rk4``:      fixed-step RK4 (6 steps, 24 evaluations) with direct backprop, the sync-free loop.
 - ``rk4-graph``: the same step captured whole in one CUDA graph (CUDA only).
@@ -132,11 +132,11 @@ OPTIONS = {
     "baseline": SolverOptions(rtol=TOL, atol=TOL, seminorm=False),
     "default": SolverOptions(rtol=TOL, atol=TOL),
     "warm": SolverOptions(rtol=TOL, atol=TOL, warm_start=True),
-    "direct": SolverOptions(rtol=TOL, atol=TOL, adjoint=False),
+    "direct": SolverOptions(rtol=TOL, atol=TOL, gradient="direct"),
     "compile": SolverOptions(rtol=TOL, atol=TOL),
-    "rk4": SolverOptions(method="rk4", step_size=RK4_STEP, adjoint=False, seminorm=False),
+    "rk4": SolverOptions(method="rk4", step_size=RK4_STEP, gradient="direct", seminorm=False),
     # A finiteness check is a host sync: not capturable.
-    "rk4-graph": SolverOptions(method="rk4", step_size=RK4_STEP, adjoint=False, seminorm=False, check_finite=False),
+    "rk4-graph": SolverOptions(method="rk4", step_size=RK4_STEP, gradient="direct", seminorm=False, check_finite=False),
 }
 
 
@@ -230,7 +230,7 @@ def run_variant(task, name, variant, batches, device, args, state) -> dict:
 def reference_loss(task, name: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """The loss of ``model``'s current weights from a float64 solve at ``REFERENCE_TOL`` (eval mode:
     no warm start), the yardstick for the accuracy a path's steps give."""
-    reference = task.build_model(name, SolverOptions(rtol=REFERENCE_TOL, atol=REFERENCE_TOL, adjoint=False), {})
+    reference = task.build_model(name, SolverOptions(rtol=REFERENCE_TOL, atol=REFERENCE_TOL, gradient="direct"), {})
     reference.load_state_dict(model.state_dict())
     reference = reference.to(x.device).double().eval()
     with torch.no_grad():

@@ -23,8 +23,8 @@ PATHS = {
     "cold (default)": {},
     "warm": {"warm_start": True},
     "warm, full norm": {"warm_start": True, "seminorm": False},
-    "cold, direct": {"adjoint": False},
-    "warm, direct": {"adjoint": False, "warm_start": True},
+    "cold, direct": {"gradient": "direct"},
+    "warm, direct": {"gradient": "direct", "warm_start": True},
 }
 
 
@@ -55,7 +55,7 @@ def main(argv=None) -> int:
         grad = torch.cat([p.grad.flatten() for p in model.parameters()]).double()
         return out.detach().double(), grad, model.block.stats.last()
 
-    reference_out, reference_grad, _ = step(SolverOptions(rtol=1e-10, atol=1e-10, adjoint=False, warm_start=False),
+    reference_out, reference_grad, _ = step(SolverOptions(rtol=1e-10, atol=1e-10, gradient="direct", warm_start=False),
                                             double=True)
     print(f"{settings['model']} on {settings['task']}, tol {args.tol:g}: relative errors against float64 at 1e-10")
     print("| path | output error | gradient error | NFE-F | NFE-B |\n|---|---|---|---|---|")

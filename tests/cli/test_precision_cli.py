@@ -49,7 +49,7 @@ def test_a_trained_run_can_be_measured_but_not_as_another_task(two_epoch_run, tm
 
 
 @pytest.mark.parametrize("argv, words", [
-    (("--paths", "default,fast"), "unknown path(s) fast; choose from default, warm, direct, fixed, reference, plain-direct, torchdyn"),
+    (("--paths", "default,fast"), "unknown path(s) fast; choose from default, warm, direct, adjoint, fixed, reference, plain-direct, torchdyn"),
     (("--models", "hbnode,bogus"), "unknown model(s) bogus"),
     (("--tols", "1e-3,0"), "--tols must be positive numbers"),
     (("--tols=-1e-3",), "--tols must be positive numbers"),

@@ -221,7 +221,7 @@ def test_variants_cover_every_path_and_refuse_a_wrong_setting():
         ("default", 1e-3, None), ("default", 1e-5, None), ("fixed", None, 2), ("fixed", None, 8)]
     assert Variant("fixed", steps=4).options().step_size == 0.25
     assert Variant("warm", tol=1e-3).options().warm_start and not Variant("default", tol=1e-3).options().warm_start
-    assert not Variant("direct", tol=1e-3).options().adjoint
+    assert Variant("direct", tol=1e-3).options().gradient == "direct"
     with pytest.raises(ValueError, match="unknown path"):
         Variant("fast", tol=1e-3)
     with pytest.raises(ValueError, match="takes steps"):

@@ -28,7 +28,7 @@ DATASETS = {"mnist": MNIST, "cifar10": CIFAR10}
 LOOSE = SolverOptions(rtol=1e-2, atol=1e-2)
 # Two Euler steps keep a training step of all 16 models cheap: the fewest for f to reach h through
 # the momentum. The adaptive solve is exercised on the paper's model below and in tests/solve.
-TWO_STEPS = SolverOptions(method="euler", step_size=0.5, adjoint=True, seminorm=False)
+TWO_STEPS = SolverOptions(method="euler", step_size=0.5, gradient="adjoint", seminorm=False)
 
 
 def count(net):
@@ -58,7 +58,7 @@ def test_training_step_updates_every_parameter(dataset, model):
 
 
 def test_training_step_with_the_papers_adaptive_adjoint_solve():
-    net = image_classifier(MNIST, "adamnode", LOOSE.replace(method="dopri5", adjoint=True, seminorm=False))
+    net = image_classifier(MNIST, "adamnode", LOOSE.replace(method="dopri5", gradient="adjoint", seminorm=False))
     train_step(net, MNIST)
     assert net.block.stats.nfe_forward == 2 + 6 * net.block.stats.steps_forward
 

@@ -122,7 +122,7 @@ def test_adjoint_gradients_equal_direct_backprop_in_float64(field_class_):
     for adjoint in (True, False):
         torch.manual_seed(1)
         rnn = ODERNN(field_class_(MLP(3, 3)), 2, 3, nn.Linear(3, 2),
-                     options=EXACT.replace(adjoint=adjoint)).double()
+                     options=EXACT.replace(gradient="adjoint" if adjoint else "direct")).double()
         rnn(x, times).pow(2).sum().backward()
         grads.append([p.grad for p in rnn.parameters()])
     for adjoint_grad, direct_grad in zip(*grads):

@@ -17,7 +17,7 @@ def test_a_constant_drive_integrates_to_its_closed_form_and_gradient():
     for adjoint in (True, False):
         a = torch.randn(B, D, dtype=torch.float64, requires_grad=True)
         z0 = h0.clone().requires_grad_(True)
-        block = ODEBlock(field, adjoint=adjoint, adjoint_params=(), rtol=1e-10, atol=1e-10)
+        block = ODEBlock(field, gradient="adjoint" if adjoint else "direct", params=(), rtol=1e-10, atol=1e-10)
         z1 = block(z0, args=a)
         torch.testing.assert_close(z1[:, 0], h0[:, 0] + a.detach())
         z1.sum().backward()
@@ -48,7 +48,7 @@ def test_gradients_with_respect_to_args_agree_under_adjoint_and_direct_backprop(
         field.zero_grad()
         drive = u.clone().requires_grad_(True)
         scale = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)
-        block = ODEBlock(field, rtol=1e-10, atol=1e-10, adjoint=adjoint, warm_start=False)
+        block = ODEBlock(field, rtol=1e-10, atol=1e-10, gradient="adjoint" if adjoint else "direct", warm_start=False)
         block(block.initial_state(h0, m0), args=(drive, scale)).pow(2).sum().backward()
         grads.append([drive.grad, scale.grad, *(p.grad for p in field.parameters())])
     for adjoint_grad, direct_grad in zip(*grads):
@@ -65,12 +65,12 @@ def test_args_reach_f_on_every_path_and_f_without_args_is_called_with_two():
 
     field = NODE(f)
     z0 = torch.ones(2, 1, 3)
-    ODEBlock(field, adjoint_params=())(z0, args="anything")
-    ODEBlock(field, adjoint=False, method="rk4", step_size=0.5, seminorm=False)(z0, args=7)
-    ODEBlock(field, adjoint_params=())(z0, torch.tensor([0.0, 0.5, 1.0]), args=[1])
+    ODEBlock(field, params=())(z0, args="anything")
+    ODEBlock(field, gradient="direct", method="rk4", step_size=0.5, seminorm=False)(z0, args=7)
+    ODEBlock(field, params=())(z0, torch.tensor([0.0, 0.5, 1.0]), args=[1])
     assert set(seen) == {1}
     seen.clear()
-    ODEBlock(field, adjoint_params=())(z0)
+    ODEBlock(field, params=())(z0)
     assert set(seen) == {0}
 
 

@@ -43,7 +43,7 @@ def test_adjoint_gradients_match_direct_backprop_float64(name):
     target = torch.randn(B, *z0.shape[1:], dtype=torch.float64)
     grads = {}
     for adjoint in (True, False):
-        block = ODEBlock(field, t0=t0, t1=t1, rtol=1e-10, atol=1e-10, adjoint=adjoint, seminorm=adjoint)
+        block = ODEBlock(field, t0=t0, t1=t1, rtol=1e-10, atol=1e-10, gradient="adjoint" if adjoint else "direct", seminorm=adjoint)
         field.zero_grad()
         z0.grad = None
         ((block(z0) - target) ** 2).sum().backward()
@@ -62,7 +62,7 @@ def test_linear_hbnode_is_a_damped_oscillator():
     field = HBNODE(lambda t, h: h @ A.T, gamma=gamma, learn_gamma=False).double()
     z0 = torch.randn(B, 2, D, dtype=torch.float64)
     times = torch.linspace(0, 3, 7, dtype=torch.float64)
-    path = ODEBlock(field, t1=3.0, rtol=1e-10, atol=1e-10, adjoint_params=())(z0, times)
+    path = ODEBlock(field, t1=3.0, rtol=1e-10, atol=1e-10, params=())(z0, times)
     M = torch.zeros(2 * D, 2 * D, dtype=torch.float64)
     M[:D, D:] = torch.eye(D)
     M[D:, :D] = A
@@ -76,7 +76,7 @@ def test_scalar_hbnode_matches_the_textbook_underdamped_solution():
     k, gamma = 9.0, 0.5
     field = HBNODE(lambda t, h: -k * h, gamma=gamma, learn_gamma=False).double()
     z0 = torch.tensor([[[1.0], [0.0]]], dtype=torch.float64)
-    h1 = ODEBlock(field, t1=2.0, rtol=1e-10, atol=1e-10, adjoint_params=())(z0)[0, 0, 0].item()
+    h1 = ODEBlock(field, t1=2.0, rtol=1e-10, atol=1e-10, params=())(z0)[0, 0, 0].item()
     omega = math.sqrt(k - gamma**2 / 4)
     expected = math.exp(-gamma) * (math.cos(2 * omega) + gamma / (2 * omega) * math.sin(2 * omega))
     assert h1 == pytest.approx(expected, rel=1e-8)
@@ -115,7 +115,7 @@ def test_dopri5_nfe_accounting_forward_backward_and_totals():
 
 def test_direct_backprop_evaluates_nothing_in_backward():
     f = CountingMLP(D, D)
-    block = ODEBlock(HBNODE(f), adjoint=False, seminorm=False)
+    block = ODEBlock(HBNODE(f), gradient="direct", seminorm=False)
     out = block(initial(block.field, torch.float32))
     calls = f.calls
     out.sum().backward()
@@ -141,7 +141,7 @@ def test_seminorm_leaves_the_parameter_gradients_out_of_the_adjoint_error_contro
     steps = {}
     for seminorm in (False, True):
         f = Oscillating()
-        block = ODEBlock(NODE(f), rtol=1e-6, atol=1e-6, seminorm=seminorm, warm_start=False)
+        block = ODEBlock(NODE(f), rtol=1e-6, atol=1e-6, seminorm=seminorm, warm_start=False, gradient="adjoint")
         block(torch.ones(2, 1, D, dtype=torch.float64)).sum().backward()
         steps[seminorm] = block.stats.steps_backward
         if not seminorm:
@@ -168,7 +168,7 @@ def test_seminorm_usually_but_not_always_saves_backward_evaluations(name, seed, 
     z0 = initial(field, torch.float64, seed)
     nfe, grads = {}, {}
     for seminorm in (False, True):
-        block = ODEBlock(field, t1=t1, rtol=tol, atol=tol, seminorm=seminorm, warm_start=False)
+        block = ODEBlock(field, t1=t1, rtol=tol, atol=tol, seminorm=seminorm, warm_start=False, gradient="adjoint")
         field.zero_grad()
         block(z0).pow(2).sum().backward()
         nfe[seminorm] = block.stats.nfe_backward
@@ -181,7 +181,7 @@ def test_adamnode_keeps_v_nonnegative():
     torch.manual_seed(3)
     field = AdamNODE(lambda t, h: torch.sin(7 * t) * h, beta2=0.99, v_activation="identity", learn_betas=False)
     z0 = field.initial_state(torch.randn(B, D, dtype=torch.float64), 1e-3 * torch.randn(B, D, dtype=torch.float64))
-    path = ODEBlock(field, t1=5.0, rtol=1e-8, atol=1e-10, adjoint_params=())(z0, torch.linspace(0, 5, 200, dtype=torch.float64))
+    path = ODEBlock(field, t1=5.0, rtol=1e-8, atol=1e-10, params=())(z0, torch.linspace(0, 5, 200, dtype=torch.float64))
     assert path[:, :, 2].min().item() >= 0.0
 
 
@@ -215,11 +215,18 @@ def test_float32_and_hidden_readout_for_nesterov():
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    (dict(rtol=-1e-3), "rtol must be positive"),
-    (dict(atol=0.0), "atol must be positive"),
+    (dict(rtol=-1e-3), r"rtol must lie in \[1e-12, 1\]"),
+    (dict(atol=0.0), r"atol must lie in \[1e-12, 1\]"),
+    (dict(rtol=1e300), r"rtol must lie in \[1e-12, 1\], got 1e\+300: .* above it the error control accepts any step"),
+    (dict(rtol=1e-300), r"rtol must lie in .* below it no floating-point solve can meet the tolerance"),
+    (dict(gradient="adjoints"), "unknown gradient 'adjoints'; choose one of"),
+    (dict(checkpoint_every=0), "checkpoint_every must be a positive int"),
+    (dict(adjoint=True), "adjoint= is gone: say gradient='adjoint'"),
+    (dict(adjoint_params=()), "adjoint_params= is now params="),
+    (dict(rtool=1e-3), "unknown solver setting rtool; the settings are method, rtol"),
     (dict(method="rk45"), "unknown method"),
     (dict(method="rk4"), "needs a positive step_size"),
-    (dict(method="rk4", step_size=0.1), "seminorm applies to adaptive"),
+    (dict(method="rk4", step_size=0.1, gradient="adjoint"), "seminorm applies to adaptive"),
     (dict(step_size=0.1), "step_size is for fixed-step"),
     (dict(t0=1.0, t1=1.0), "t1 must be greater"),
     (dict(step_budget=0), "step_budget"),
@@ -256,7 +263,7 @@ def test_sync_free_fixed_step_path_matches_torchdiffeq(method, step):
     torch.manual_seed(4)
     field = AdamNODE(MLP(D, D)).double()
     z0 = initial(field)
-    block = ODEBlock(field, method=method, step_size=step, adjoint=False, seminorm=False)
+    block = ODEBlock(field, method=method, step_size=step, gradient="direct", seminorm=False)
     ours = block(z0)
     reference = odeint(field, z0, torch.tensor([0.0, 1.0], dtype=torch.float64), method=method,
                        options={"step_size": step})[-1]
@@ -281,16 +288,17 @@ def test_solves_never_evaluate_outside_the_interval():
     assert 0.5 <= min(seen) and max(seen) <= 1.5
 
 
-def test_plain_callable_f_needs_its_tensors_named_for_the_adjoint():
+@pytest.mark.parametrize("gradient", ["adjoint", "checkpoint"])
+def test_plain_callable_f_needs_its_tensors_named_for_the_adjoint_and_checkpoint(gradient):
     torch.manual_seed(6)
     lin = nn.Linear(D, D).double()
     field = HBNODE(lambda t, h: torch.tanh(lin(h)))
-    with pytest.raises(ValueError, match="adjoint_params"):
-        ODEBlock(field)
+    with pytest.raises(ValueError, match=r"pass params=\[\.\.\.\]"):
+        ODEBlock(field, gradient=gradient)
     z0 = initial(field)
     grads = []
-    for block in (ODEBlock(field, rtol=1e-10, atol=1e-10, adjoint_params=lin.parameters()),
-                  ODEBlock(field, rtol=1e-10, atol=1e-10, adjoint=False, seminorm=False)):
+    for block in (ODEBlock(field, rtol=1e-10, atol=1e-10, params=list(lin.parameters()), gradient=gradient),
+                  ODEBlock(field, rtol=1e-10, atol=1e-10, gradient="direct", seminorm=False)):
         lin.zero_grad()
         block(z0).pow(2).sum().backward()
         grads.append(lin.weight.grad.clone())

@@ -6,13 +6,14 @@ import pytest
 import torch
 
 from adamnode import NODE, HBNODE, FailureKind, ODEBlock, SolverError
-from adamnode.solve import block as block_module
+from adamnode.cli.flags import with_flags
+from adamnode.solve import gradients as gradients_module
 
 
 def test_non_finite_derivative_is_diagnosed():
     field = NODE(lambda t, h: torch.where(t > 0.5, torch.full_like(h, float("nan")), -h))
     with pytest.raises(SolverError, match="non-finite derivative") as info:
-        ODEBlock(field, adjoint_params=())(torch.ones(2, 1, 3))
+        ODEBlock(field, params=())(torch.ones(2, 1, 3))
     error = info.value
     assert error.phase == "forward" and 0.5 < error.t <= 1.0 and error.nfe > 2
     assert "remedies" in str(error) and "\n" not in str(error)
@@ -21,14 +22,14 @@ def test_non_finite_derivative_is_diagnosed():
 def test_finite_time_blow_up_is_a_solver_error_not_an_assertion():
     field = NODE(lambda t, h: h * h)  # h(t) = 1 / (1 - t): infinite at t = 1
     with pytest.raises(SolverError) as info:
-        ODEBlock(field, t1=2.0, rtol=1e-6, atol=1e-6, adjoint_params=())(torch.ones(1, 1, 1))
+        ODEBlock(field, t1=2.0, rtol=1e-6, atol=1e-6, params=())(torch.ones(1, 1, 1))
     assert 0.9 < info.value.t <= 1.0 + 1e-5
 
 
 def test_too_many_steps():
     field = HBNODE(lambda t, h: -400.0 * h, learn_gamma=False)
     with pytest.raises(SolverError, match="step_budget=5") as info:
-        ODEBlock(field, t1=10.0, rtol=1e-9, atol=1e-9, step_budget=5, adjoint_params=())(torch.ones(1, 2, 1))
+        ODEBlock(field, t1=10.0, rtol=1e-9, atol=1e-9, step_budget=5, params=())(torch.ones(1, 2, 1))
     assert info.value.nfe == 2 + 6 * 5
 
 
@@ -43,7 +44,7 @@ def test_failure_during_the_adjoint_backward_pass(nan_gradient):
         def forward(self, t, h):
             return nan_gradient(self.weight * h)
 
-    block = ODEBlock(NODE(Field()))
+    block = ODEBlock(NODE(Field()), gradient="adjoint")
     out = block(torch.ones(2, 1, 3))
     with pytest.raises(SolverError, match="backward solve failed") as info:
         out.sum().backward()
@@ -63,7 +64,7 @@ FIXED_STEP_FAILURES = {
 def test_fixed_step_solves_never_return_nan_or_inf(failure, method, path):
     """Fixed steps have no error estimate to reject a non-finite step: only a finiteness check stops it."""
     block = ODEBlock(NODE(FIXED_STEP_FAILURES[failure]), t1=2.0, method=method, step_size=0.25,
-                     adjoint=path == "adjoint", seminorm=False, adjoint_params=())
+                     gradient="adjoint" if path == "adjoint" else "direct", seminorm=False, params=())
     z0 = torch.full((2, 1, 3), 10.0, requires_grad=True)
     with pytest.raises(SolverError) as info:
         block(z0, [0.0, 1.0, 2.0]) if path == "trajectory" else block(z0)
@@ -83,19 +84,20 @@ def constant(value: float):
 def test_every_failure_path_names_its_kind(nan_gradient):
     one = torch.ones(1, 1, 1)
     assert kind_of(lambda: ODEBlock(NODE(lambda t, h: h * h), t1=2.0, rtol=1e-6, atol=1e-6,
-                                    adjoint_params=())(one)) is FailureKind.STEP_UNDERFLOW
-    assert kind_of(lambda: ODEBlock(NODE(constant(float("nan"))), adjoint_params=())(one)) \
+                                    params=())(one)) is FailureKind.STEP_UNDERFLOW
+    assert kind_of(lambda: ODEBlock(NODE(constant(float("nan"))), params=())(one)) \
         is FailureKind.NON_FINITE_FIELD
     # A finite field whose integral overflows float32: the state, not the field, is at fault.
-    assert kind_of(lambda: ODEBlock(NODE(constant(3e38)), t1=2.0, method="rk4", step_size=0.5, adjoint=False,
+    assert kind_of(lambda: ODEBlock(NODE(constant(3e38)), t1=2.0, method="rk4", step_size=0.5, gradient="direct",
                                     seminorm=False)(one)) is FailureKind.NON_FINITE_SOLUTION
-    assert kind_of(lambda: ODEBlock(NODE(constant(3e38)), t1=2.0, adjoint=False)(one)) \
+    assert kind_of(lambda: ODEBlock(NODE(constant(3e38)), t1=2.0, gradient="direct")(one)) \
         is FailureKind.NON_FINITE_SOLUTION
     assert kind_of(lambda: ODEBlock(HBNODE(lambda t, h: -400.0 * h, learn_gamma=False), t1=10.0, rtol=1e-9,
-                                    atol=1e-9, step_budget=5, adjoint_params=())(torch.ones(1, 2, 1))) \
+                                    atol=1e-9, step_budget=5, params=())(torch.ones(1, 2, 1))) \
         is FailureKind.STEP_BUDGET
     weight = torch.nn.Parameter(torch.tensor(-1.0))
-    out = ODEBlock(NODE(lambda t, h: nan_gradient(weight * h)), adjoint_params=[weight])(torch.ones(2, 1, 3))
+    out = ODEBlock(NODE(lambda t, h: nan_gradient(weight * h)), params=[weight], gradient="adjoint")(
+        torch.ones(2, 1, 3))
     assert kind_of(lambda: out.sum().backward()) is FailureKind.NON_FINITE_ADJOINT
 
 
@@ -104,14 +106,14 @@ def test_only_torchdiffeqs_own_assertions_become_solver_errors(monkeypatch):
         assert False, "the user's own check"
 
     with pytest.raises(AssertionError, match="the user's own check"):
-        ODEBlock(NODE(failing_f), adjoint=False)(torch.ones(1, 1, 1))
+        ODEBlock(NODE(failing_f), gradient="direct")(torch.ones(1, 1, 1))
 
     def torchdiffeq_stops(*args, **kwargs):
         raise AssertionError("an assertion inside torchdiffeq")
 
-    monkeypatch.setattr(block_module, "odeint", torchdiffeq_stops)
+    monkeypatch.setattr(gradients_module, "odeint_adjoint", torchdiffeq_stops)
     with pytest.raises(SolverError, match="torchdiffeq stopped") as info:
-        ODEBlock(NODE(lambda t, h: -h), adjoint=False)(torch.ones(1, 1, 1))
+        ODEBlock(NODE(lambda t, h: -h), gradient="adjoint", params=())(torch.ones(1, 1, 1))
     assert info.value.kind is FailureKind.SOLVER_STOPPED
 
 
@@ -124,8 +126,9 @@ def test_solver_errors_pickle_with_every_field():
     assert renamed.kind is error.kind and renamed.warm_started and "on rank 1" in str(renamed)
 
 
-def test_messages_name_the_setting_and_its_flag():
+def test_messages_name_the_setting_and_the_command_line_adds_its_flag():
     with pytest.raises(SolverError) as info:
         ODEBlock(HBNODE(lambda t, h: -400.0 * h, learn_gamma=False), t1=10.0, rtol=1e-9, atol=1e-9, step_budget=5,
-                 adjoint_params=())(torch.ones(1, 2, 1))
-    assert "step_budget=5" in str(info.value) and "--step-budget" in str(info.value)
+                 params=())(torch.ones(1, 2, 1))
+    assert "step_budget=5" in str(info.value) and "--" not in str(info.value)
+    assert "step_budget: --step-budget" in with_flags(str(info.value))

@@ -11,8 +11,9 @@ from torchdiffeq import odeint
 from adamnode import HBNODE, AdamNODE, ODEBlock
 from adamnode.solve import Direction, SolverError
 
-#: The block with warm starts on (a call's own ``warm_start=`` still wins).
-WarmBlock = functools.partial(ODEBlock, warm_start=True)
+#: The block with warm starts on, backpropagating by the adjoint, whose backward solve also starts
+#: warm (a call's own ``warm_start=`` or ``gradient=`` still wins).
+WarmBlock = functools.partial(ODEBlock, warm_start=True, gradient="adjoint")
 
 B, D = 3, 4
 T1 = 3.0
@@ -52,7 +53,7 @@ def z0_oscillator() -> torch.Tensor:
 def test_second_solve_starts_from_the_first_accepted_step_and_keeps_the_tolerance():
     calls = []
     field, M = oscillator(calls)
-    block = WarmBlock(field, t1=T1, rtol=1e-6, atol=1e-6, adjoint_params=())
+    block = WarmBlock(field, t1=T1, rtol=1e-6, atol=1e-6, params=())
     z0 = z0_oscillator()
     errors, nfe, steps = [], [], []
     for _ in range(2):
@@ -79,7 +80,7 @@ def test_repeated_warm_solves_start_from_the_same_size_instead_of_ratcheting_it_
                      v_activation="identity", learn_betas=False).double()
     z0 = field.initial_state(torch.zeros(B, D, dtype=torch.float64), torch.full((B, D), 0.1, dtype=torch.float64))
     truth = odeint(field, z0, torch.tensor([0.0, 1.0], dtype=torch.float64), rtol=1e-12, atol=1e-12)[-1]
-    block = WarmBlock(field, rtol=1e-3, atol=1e-3, adjoint_params=())
+    block = WarmBlock(field, rtol=1e-3, atol=1e-3, params=())
     sizes, errors = [], []
     with torch.no_grad():
         for _ in range(6):
@@ -91,7 +92,7 @@ def test_repeated_warm_solves_start_from_the_same_size_instead_of_ratcheting_it_
 
 def test_a_first_step_too_large_is_rejected_and_the_answer_keeps_the_tolerance():
     field, M = oscillator()
-    block = WarmBlock(field, t1=T1, rtol=1e-6, atol=1e-6, adjoint_params=())
+    block = WarmBlock(field, t1=T1, rtol=1e-6, atol=1e-6, params=())
     remember(block, Direction.FORWARD, T1)
     z0 = z0_oscillator()
     with torch.no_grad():
@@ -106,10 +107,10 @@ def test_a_first_step_too_large_is_rejected_and_the_answer_keeps_the_tolerance()
 
 def test_eval_mode_starts_cold_every_time_so_outputs_depend_on_the_input_alone():
     field, _ = oscillator()
-    block = WarmBlock(field, t1=T1, rtol=1e-6, atol=1e-6, adjoint_params=())
+    block = WarmBlock(field, t1=T1, rtol=1e-6, atol=1e-6, params=())
     z0 = z0_oscillator()
     with torch.no_grad():
-        cold = WarmBlock(field, t1=T1, rtol=1e-6, atol=1e-6, adjoint_params=()).eval()(z0)
+        cold = WarmBlock(field, t1=T1, rtol=1e-6, atol=1e-6, params=()).eval()(z0)
         block(z0)
         block(z0)
         warm_nfe = block.stats.last().nfe_forward
@@ -125,13 +126,13 @@ def test_eval_mode_starts_cold_every_time_so_outputs_depend_on_the_input_alone()
 
 def test_warm_start_off_leaves_no_history():
     field, _ = oscillator()
-    block = WarmBlock(field, t1=T1, rtol=1e-6, atol=1e-6, adjoint_params=(), warm_start=False)
+    block = WarmBlock(field, t1=T1, rtol=1e-6, atol=1e-6, params=(), warm_start=False)
     z0 = z0_oscillator()
     with torch.no_grad():
         assert torch.equal(block(z0), block(z0))
     assert not block.step_memory.sizes.any()
-    assert not WarmBlock(field, method="rk4", step_size=0.5, adjoint_params=(), seminorm=False).warm_start
-    assert not ODEBlock(field, adjoint_params=()).warm_start, "cold starts are the default"
+    assert not WarmBlock(field, method="rk4", step_size=0.5, params=(), seminorm=False).warm_start
+    assert not ODEBlock(field, params=()).warm_start, "cold starts are the default"
 
 
 class MLP(nn.Module):
@@ -153,7 +154,7 @@ def test_warm_started_adjoint_keeps_its_gradients_and_saves_backward_evaluations
     torch.manual_seed(4)
     field = AdamNODE(MLP()).double()
     z0 = field.initial_state(torch.randn(B, D, dtype=torch.float64), torch.randn(B, D, dtype=torch.float64))
-    direct = gradients(WarmBlock(field, rtol=1e-12, atol=1e-12, adjoint=False, seminorm=False).eval(), z0)
+    direct = gradients(WarmBlock(field, rtol=1e-12, atol=1e-12, gradient="direct", seminorm=False).eval(), z0)
     block = WarmBlock(field, rtol=1e-8, atol=1e-8)
     cold = gradients(block, z0)
     cold_nfe = block.stats.nfe_backward
@@ -167,12 +168,12 @@ def test_warm_started_adjoint_keeps_its_gradients_and_saves_backward_evaluations
 def test_remembered_steps_travel_with_the_state_dict():
     field, _ = oscillator()
     z0 = z0_oscillator()
-    block = WarmBlock(field, t1=T1, rtol=1e-6, atol=1e-6, adjoint_params=())
+    block = WarmBlock(field, t1=T1, rtol=1e-6, atol=1e-6, params=())
     with torch.no_grad():
         block(z0)
-        resumed = WarmBlock(field, t1=T1, rtol=1e-6, atol=1e-6, adjoint_params=())
+        resumed = WarmBlock(field, t1=T1, rtol=1e-6, atol=1e-6, params=())
         resumed.load_state_dict(block.state_dict())
-        fresh = WarmBlock(field, t1=T1, rtol=1e-6, atol=1e-6, adjoint_params=())
+        fresh = WarmBlock(field, t1=T1, rtol=1e-6, atol=1e-6, params=())
         continued = resumed(z0)
         assert torch.equal(continued, block(z0))
         fresh(z0)
@@ -200,13 +201,13 @@ def resting_at(field: HBNODE, height: float) -> torch.Tensor:
 
 def test_a_forward_solve_that_fails_from_a_remembered_step_is_redone_cold():
     field = sinh_field()
-    block = WarmBlock(field, rtol=1e-6, atol=1e-6, adjoint=False)
+    block = WarmBlock(field, rtol=1e-6, atol=1e-6, gradient="direct")
     far = resting_at(field, 8.0)
     with torch.no_grad():
         remember(block, Direction.FORWARD, 1.0)  # fine for a start near 0, far too large for the start at 8
         block(resting_at(field, 0.1))
         out = block(far)
-        cold = WarmBlock(field, rtol=1e-6, atol=1e-6, adjoint=False).eval()(far)
+        cold = WarmBlock(field, rtol=1e-6, atol=1e-6, gradient="direct").eval()(far)
     assert block.stats.solves == 3, "the warm attempt failed and was redone"
     assert torch.equal(out, cold)
 
@@ -275,7 +276,7 @@ def test_the_remembered_size_is_the_first_accepted_step():
 
     odeint(Recording(), z0, torch.tensor([0.0, T1], dtype=torch.float64), rtol=1e-6, atol=1e-6,
            options={"step_t": torch.tensor([T1], dtype=torch.float64)})
-    block = WarmBlock(field, t1=T1, rtol=1e-6, atol=1e-6, adjoint_params=())
+    block = WarmBlock(field, t1=T1, rtol=1e-6, atol=1e-6, params=())
     with torch.no_grad():
         block(z0)
     assert len(accepted) > 1 and accepted[1] > accepted[0]  # a larger proposal followed; it is not kept
@@ -284,7 +285,7 @@ def test_the_remembered_size_is_the_first_accepted_step():
 
 def test_a_one_step_solve_remembers_its_step():
     field, _ = oscillator()
-    block = WarmBlock(field, t1=0.01, rtol=1e-3, atol=1e-3, adjoint_params=())
+    block = WarmBlock(field, t1=0.01, rtol=1e-3, atol=1e-3, params=())
     remember(block, Direction.FORWARD, 5.0)  # far past the end: the step is cut to the interval
     with torch.no_grad():
         block(z0_oscillator())
@@ -294,7 +295,7 @@ def test_a_one_step_solve_remembers_its_step():
 
 def test_running_out_of_steps_is_not_redone():
     field, _ = oscillator()
-    block = WarmBlock(field, t1=T1, rtol=1e-9, atol=1e-9, adjoint_params=(), step_budget=3)
+    block = WarmBlock(field, t1=T1, rtol=1e-9, atol=1e-9, params=(), step_budget=3)
     remember(block, Direction.FORWARD, 0.01)
     with torch.no_grad(), pytest.raises(SolverError, match="step_budget=3"):
         block(z0_oscillator())

@@ -22,10 +22,10 @@ def test_registry_and_interface():
 def test_paper_presets_are_the_authors_settings():
     assert get_task("mnist").presets["paper"] == {
         "batch_size": 32, "lr": 5e-5, "epochs": 10, "tol": 1e-4, "grad_clip": 10.0, "seed": 7, "lr_decay": 1.0,
-        "method": "dopri5", "adjoint": True, "seminorm": False, "warm_start": False}
+        "method": "dopri5", "gradient": "adjoint", "seminorm": False, "warm_start": False}
     assert get_task("cifar10").presets["paper"] == {
         "batch_size": 64, "lr": 1e-3, "lr_decay": 0.95, "lr_decay_every": 1000, "epochs": 10, "tol": 1e-5,
-        "grad_clip": 1.0, "method": "dopri5", "adjoint": True, "seminorm": False, "warm_start": False}
+        "grad_clip": 1.0, "method": "dopri5", "gradient": "adjoint", "seminorm": False, "warm_start": False}
 
 
 def test_subsets_are_fixed_nested_and_independent_of_the_seed(mnist_dir):
@@ -73,19 +73,19 @@ def test_whole_test_split_loads_once_as_float(mnist_dir):
 @pytest.mark.parametrize("task_name", ["mnist", "cifar10"])
 def test_build_model_uses_the_solver_options_and_interval(task_name):
     task = get_task(task_name)
-    block = SolverOptions(rtol=1e-5, atol=1e-5, adjoint=False, seminorm=False)
+    block = SolverOptions(rtol=1e-5, atol=1e-5, gradient="direct", seminorm=False)
     net = task.build_model("nesterovnode", block, {})
     assert (net.block.t0, net.block.t1) == (1.0, 2.0)
-    assert net.block.rtol == net.block.atol == 1e-5 and net.block.adjoint is False
-    adam = task.build_model("adamnode", SolverOptions(method="rk4", step_size=0.25, adjoint=False), {})
-    assert (adam.block.t0, adam.block.t1, adam.block.method, adam.block.step_size) == (0.0, 1.0, "rk4", 0.25)
+    assert net.block.options.rtol == net.block.options.atol == 1e-5 and net.block.options.gradient == "direct"
+    adam = task.build_model("adamnode", SolverOptions(method="rk4", step_size=0.25, gradient="direct"), {})
+    assert (adam.block.t0, adam.block.t1, adam.block.options.method, adam.block.options.step_size) == (0.0, 1.0, "rk4", 0.25)
     assert task.parameter_count("adamnode") == {"mnist": 85_931, "cifar10": 173_261}[task_name]
 
 
 def test_a_training_step_on_real_images(mnist_dir):
     task = get_task("mnist")
     train, _ = task.load({"data_dir": str(mnist_dir), "train_subset": 4, "test_subset": 4}, CPU)
-    net = task.build_model("adamnode", SolverOptions(method="euler", step_size=0.5, adjoint=False, seminorm=False), {})
+    net = task.build_model("adamnode", SolverOptions(method="euler", step_size=0.5, gradient="direct", seminorm=False), {})
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
     inputs, targets = train.batch(torch.tensor([0, 3]))
     loss = task.loss(net(inputs), targets)

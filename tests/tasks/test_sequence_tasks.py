@@ -24,7 +24,7 @@ def random_inputs(task_name: str, batch: int = 3, window: int = 5) -> torch.Tens
 def test_every_model_runs_forward_and_backward(task_name, model):
     task = get_task(task_name)
     torch.manual_seed(0)
-    net = task.build_model(model, SolverOptions(rtol=1e-3, atol=1e-3, adjoint=False), TINY)
+    net = task.build_model(model, SolverOptions(rtol=1e-3, atol=1e-3, gradient="direct"), TINY)
     output = net(random_inputs(task_name))
     extra = FORECAST - 1 if task_name == "planevibration" else 0
     assert output.shape == (3, 5 + extra, CHANNELS[task_name]) and torch.isfinite(output).all()

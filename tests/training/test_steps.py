@@ -33,7 +33,7 @@ def test_a_row_every_n_steps_with_the_columns_asked_for(tmp_path):
 
 
 def test_the_rows_of_an_epoch_average_to_its_metrics_and_direct_backprop_counts_no_backward_calls(tmp_path):
-    train(tmp_path / "run", epochs=2, log_every=2, adjoint=False)
+    train(tmp_path / "run", epochs=2, log_every=2, gradient="direct")
     rows, epochs = read_steps(tmp_path / "run" / "steps.csv"), read_metrics(tmp_path / "run" / "metrics.csv")
     assert [row["step"] for row in rows] == [2, 4, 6, 8]
     for epoch in epochs:

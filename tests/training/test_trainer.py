@@ -158,7 +158,7 @@ def test_non_finite_gradient_stops_the_run_before_it_corrupts_the_weights(tmp_pa
     run_dir = tmp_path / "run"
     with pytest.raises(Diverged, match="gradient became nan at epoch 1, step 3"):
         # Direct backprop: with the adjoint the NaN would stop the backward solve first.
-        train_run(config(epochs=2, adjoint=False), run_dir, show_progress=False, log=None)
+        train_run(config(epochs=2, gradient="direct"), run_dir, show_progress=False, log=None)
     state = load_checkpoint(run_dir / "checkpoint.pt")
     assert all(bool(torch.isfinite(tensor).all()) for tensor in state["model"].values())
 
@@ -219,7 +219,7 @@ def test_metrics_nfe_backward_is_the_epochs_backward_evaluations_per_step(tmp_pa
 
     monkeypatch.setattr(TimeMLP, "forward", counting_forward)
     monkeypatch.setattr(Trainer, "_update", update_counting)
-    train_run(config(adjoint=adjoint), tmp_path / "run", show_progress=False, log=None)
+    train_run(config(gradient="adjoint" if adjoint else "direct"), tmp_path / "run", show_progress=False, log=None)
     rows = read_metrics(tmp_path / "run" / "metrics.csv")
     steps = rows[0]["steps"]
     assert len(backward_calls) == steps * len(rows)

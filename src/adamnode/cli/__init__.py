@@ -137,9 +137,11 @@ def _describe(error: BaseException) -> tuple[str, int]:
 
     if isinstance(error, Interrupted):
         return str(error), INTERRUPTED
+    from .flags import with_flags
+
     if isinstance(error, ValueError) and _raised_by_adamnode(error):  # ConfigError, DataError, checks of input
-        return str(error), USAGE_ERROR
+        return with_flags(str(error)), USAGE_ERROR
     if isinstance(error, (RunError, SolverError, OSError)):
-        return str(error), RUN_ERROR
+        return with_flags(str(error)), RUN_ERROR
     return (f"unexpected {type(error).__name__}: {error} (set {DEBUG_ENV}=1 for the traceback and report it)",
             RUN_ERROR)

@@ -10,6 +10,7 @@ import argparse
 from typing import Any
 
 from ..models.family import MODEL_NAMES
+from ..solve.options import GRADIENTS
 from ..tasks import TASK_NAMES
 from ..training import model_options
 from ..training.config import CORE_KEYS, DEVICES, TrainConfig, base_type, flag, load_config_file, resolve_config
@@ -22,10 +23,13 @@ _HELP = {
     "batch_size": "training batch size",
     "lr": "Adam learning rate",
     "tol": "solver tolerance (rtol = atol)",
-    "method": "torchdiffeq method (dopri5, bosh3, rk4, ...)",
+    "method": "Runge-Kutta method (dopri5, bosh3, rk4, ...)",
     "step_size": "step size of fixed-step methods",
-    "adjoint": "backpropagate with the adjoint method (--no-adjoint: through the solver)",
-    "seminorm": "seminorm error control in the adjoint solve",
+    "gradient": "how gradients are computed: checkpoint (exact, replays the accepted steps; memory one state a "
+                "step), direct (autograd through the steps), adjoint (continuous adjoint, approximate)",
+    "checkpoint_every": "with --gradient checkpoint, steps between kept states (default: about sqrt(steps), chosen "
+                        "as the solve goes; 1: every step's state)",
+    "seminorm": "seminorm error control in the adjoint solve (--gradient adjoint)",
     "warm_start": "start each training solve from the first step the last one accepted (default off: "
                   "saves one evaluation a solve, and can cost accuracy; see the README)",
     "step_budget": "steps allowed per ODE solve before it counts as failed",
@@ -66,11 +70,14 @@ def add_training_options(parser: argparse.ArgumentParser, *, exclude: tuple[str,
                                help=_HELP[name])
         elif name == "device":
             group.add_argument(flag(name), choices=DEVICES, default=argparse.SUPPRESS, help=_HELP[name])
+        elif name == "gradient":
+            group.add_argument(flag(name), choices=GRADIENTS, default=argparse.SUPPRESS, help=_HELP[name])
         else:
             metavar = "DIR" if name in ("out", "data_dir") else _METAVARS[kind]
             # str options take the parser's own text type, which refuses empty values
             group.add_argument(flag(name), type=None if kind is str else kind, metavar=metavar,
                                default=argparse.SUPPRESS, help=_HELP[name])
+    group.add_argument("--adjoint", "--no-adjoint", nargs=0, action=_Renamed, help=argparse.SUPPRESS)
     control = parser.add_argument_group("run control")
     control.add_argument("--config", metavar="FILE.toml", default=argparse.SUPPRESS,
                          help="TOML file with settings (below explicit options, above presets)")
@@ -78,6 +85,14 @@ def add_training_options(parser: argparse.ArgumentParser, *, exclude: tuple[str,
                          help="continue the run saved in DIR")
     control.add_argument("--overwrite", action="store_true", default=False,
                          help="replace an existing output folder")
+
+
+class _Renamed(argparse.Action):
+    """``--adjoint``/``--no-adjoint`` of 0.1.0: an error naming ``--gradient``."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.error(f"{option_string} is gone; use --gradient adjoint (the continuous adjoint), --gradient direct "
+                     "or --gradient checkpoint")
 
 
 def add_model_option(parser) -> None:

@@ -11,8 +11,9 @@ the adjoint's full error control is slow, its integrand jumping at every kink: m
 
 The paths:
 
-- ``default``: adamnode's ``SolverOptions()`` at the tolerance (adjoint, seminorm, cold starts);
-- ``warm``: the same with warm starts; ``direct``: the same with direct backprop;
+- ``default``: adamnode's ``SolverOptions()`` at the tolerance (checkpointed gradients, cold starts);
+- ``warm``: the same with warm starts; ``direct``: the same with direct backprop; ``adjoint``: the
+  same with the continuous adjoint and its seminorm (the default before 0.2);
 - ``fixed``: rk4 with a fixed number of steps, direct backprop;
 - ``reference``: the reference code's call, ``odeint_adjoint(field, z0, t)`` with dopri5 and
   nothing else (no seminorm, no landing on the interval's end, torchdiffeq's first-step guess);
@@ -42,7 +43,7 @@ from ..nets.ode_model import ODEModel
 from ..solve import ODEBlock, SolverError, SolverOptions
 
 #: The paths adamnode and torchdiffeq provide (the CLI's default), and those that need another library.
-PATHS = ("default", "warm", "direct", "fixed", "reference", "plain-direct")
+PATHS = ("default", "warm", "direct", "adjoint", "fixed", "reference", "plain-direct")
 OPTIONAL_PATHS = ("torchdyn",)
 REFERENCE_TOL, CHECK_TOL = 1e-10, 1e-12
 #: Steps a float64 reference solve may take: tight tolerances need many, and failing is reported.
@@ -78,8 +79,9 @@ class Variant:
     def options(self) -> SolverOptions:
         """The block's options (external paths solve outside the block, on a model built with ``default``'s)."""
         if self.path == "fixed":
-            return SolverOptions(method="rk4", step_size=1.0 / self.steps, adjoint=False, seminorm=False)
-        changes = {"warm": {"warm_start": True}, "direct": {"adjoint": False}}.get(self.path, {})
+            return SolverOptions(method="rk4", step_size=1.0 / self.steps, gradient="direct", seminorm=False)
+        changes = {"warm": {"warm_start": True}, "direct": {"gradient": "direct"},
+                   "adjoint": {"gradient": "adjoint"}}.get(self.path, {})
         return SolverOptions(rtol=self.tol, atol=self.tol, **changes)
 
 
@@ -214,7 +216,7 @@ def reference(build: Builder, state: dict, batches: Sequence[Batch], loss_fn: Lo
 def _reference_outcome(build: Builder, state: dict, batch: Batch, loss_fn: LossFn, tol: float,
                        adjoint: bool) -> Outcome:
     # No seminorm: the adjoint's parameter integral, the gradient itself, stays under error control.
-    options = SolverOptions(rtol=tol, atol=tol, adjoint=adjoint, seminorm=False, warm_start=False,
+    options = SolverOptions(rtol=tol, atol=tol, gradient="adjoint" if adjoint else "direct", seminorm=False, warm_start=False,
                             step_budget=REFERENCE_STEP_BUDGET)
     model = build(options).double()
     model.load_state_dict(state)

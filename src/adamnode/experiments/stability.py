@@ -177,7 +177,7 @@ def _model_curves(model, samples, y0, inits, horizon, tol, seed, hidden, step_bu
         vector_field, z0, t0 = build_initialisation(model, init, seed, y0, hidden)
         # No warm start: _solve's retry after a failure must take the failed solve's steps again.
         block = ODEBlock(vector_field, t0=t0, t1=t0 + horizon, method="dopri5", rtol=tol, atol=tol,
-                         adjoint=False, seminorm=False, warm_start=False, step_budget=step_budget)
+                         gradient="direct", seminorm=False, warm_start=False, step_budget=step_budget)
         times = t0 + torch.arange(horizon + 1, dtype=torch.float64)
         with torch.no_grad():
             path, failure = _solve(block, z0, times, InputSignal.of(samples, start=t0))

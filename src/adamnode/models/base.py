@@ -35,7 +35,6 @@ class VectorField(nn.Module):
         if not callable(f):
             raise ValueError(f"f must be a module or callable f(t, h), got {type(f).__name__}")
         self.f = f
-        self._check_next_f_output = False
 
     @property
     def n_components(self) -> int:
@@ -62,23 +61,19 @@ class VectorField(nn.Module):
         parameters = list(inspect.signature(cls.__init__).parameters.values())[2:]
         return {p.name: p.default for p in parameters if p.kind is p.POSITIONAL_OR_KEYWORD}
 
-    def check_next_f_output(self) -> None:
-        """Check the shape of ``f``'s next output (the block asks once per solve, not per evaluation)."""
-        self._check_next_f_output = True
-
     def call_f(self, t: torch.Tensor, x: torch.Tensor, like: torch.Tensor, args: Any = None) -> torch.Tensor:
         """``f(t, x)`` (``f(t, x, args)`` when ``args`` is given), which must have the shape of ``like``.
 
         The check matters because the equations add ``f``'s output to state components: a ``[1, d]``
-        or scalar output would broadcast silently over the batch.
+        or scalar output would broadcast silently over the batch. It runs at every evaluation (an
+        ``f`` may change its output's shape after its first call); comparing shapes reads metadata
+        only, no device sync.
         """
         out = self.f(t, x) if args is None else self.f(t, x, args)
-        if self._check_next_f_output:
-            self._check_next_f_output = False
+        if not isinstance(out, torch.Tensor) or out.shape != like.shape:
             shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-            if shape != tuple(like.shape):
-                raise ValueError(f"f ({_describe(self.f)}) must return the shape of h {tuple(like.shape)}, "
-                                 f"returned {shape}")
+            raise ValueError(f"f ({_describe(self.f)}) must return the shape of h {tuple(like.shape)}, "
+                             f"returned {shape}")
         return out
 
     def component(self, z: torch.Tensor, name: str) -> torch.Tensor:

@@ -33,10 +33,6 @@ class GapScaled(VectorField):
         self.components = field.components
         self.needs_positive_time = field.needs_positive_time
 
-    def check_next_f_output(self) -> None:
-        super().check_next_f_output()
-        self.f.check_next_f_output()
-
     def forward(self, t: torch.Tensor, z: torch.Tensor, gaps: torch.Tensor) -> torch.Tensor:
         return gaps.view(-1, *([1] * (z.dim() - 1))) * self.call_f(t, z, z)
 
@@ -102,9 +98,9 @@ class ODERNN(nn.Module):
             raise ValueError("an ODERNN solves once per gap, so --kinetic, --jacobian and --steer (set per solve) "
                              "do not apply; run it without them")
         scaled = GapScaled(field)
-        if options.adjoint and not isinstance(field.f, nn.Module):
-            raise ValueError("f is a plain callable, so the adjoint cannot find the tensors it depends on: "
-                             "make f an nn.Module, or pass options with adjoint=False")
+        if options.gradient != "direct" and not isinstance(field.f, nn.Module):
+            raise ValueError(f"f is a plain callable, so gradient={options.gradient!r} cannot find the tensors it "
+                             "depends on: make f an nn.Module, or pass options with gradient='direct'")
         if t0 is None:
             t0 = 1.0 if field.needs_positive_time else 0.0
         self.block = ODEBlock(scaled, t0=t0, t1=t0 + 1.0, options=options.replace(warm_start=False))

@@ -59,7 +59,7 @@ def _plots(metric: str, extra: tuple[str, ...], stepped: bool) -> list[Plot]:
 def _markdown_page(records: list[RunRecord], table: str, names: list[str]) -> str:
     settings = records[0].settings
     seeds = sorted({record.seed for record in records})
-    shown = ("task", "preset", "epochs", "batch_size", "lr", "tol", "method", "step_size", "adjoint", "seminorm",
+    shown = ("task", "preset", "epochs", "batch_size", "lr", "tol", "method", "step_size", "gradient", "seminorm",
              "warm_start", "max_steps", "step_budget", "train_subset", "test_subset", "grad_clip")
     # The regularisers only where they are on: a table of unregularised runs should not list three zeros.
     regularisers = ("kinetic", "jacobian", "steer")
@@ -68,7 +68,7 @@ def _markdown_page(records: list[RunRecord], table: str, names: list[str]) -> st
     lines = [f"# {settings['task']}: {len(records)} run(s), seeds {', '.join(map(str, seeds))}", "",
              f"Settings: {described}.", "",
              "Final epoch of each run; mean ± sample standard deviation over seeds. NFE-F and NFE-B: vector-field "
-             "evaluations per training batch in the forward solve and in the backward (adjoint) pass.", "",
+             "evaluations per training batch in the forward solve and in the backward pass (the adjoint's solve, or checkpoint's replay).", "",
              table, ""]
     lines += [f"![{name[:-4]}]({name})" for name in names]
     return "\n".join(lines) + "\n"

@@ -1,4 +1,8 @@
-"""What torchdiffeq integrates: the field, plus counting, warm-start recording and diagnosis."""
+"""What a solver integrates: the field, plus counting, warm-start recording and diagnosis.
+
+The solver core (``solve.stepping``) reports to ``on_step``/``on_accept``/``on_reject``; torchdiffeq
+(the adjoint's path) to its ``callback_*`` hooks, which call the same methods.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ _REJECTED = (Counter.REJECTED_FORWARD, Counter.REJECTED_BACKWARD)
 
 
 class Dynamics:
-    """``(t, z) -> dz/dt`` for one solve (one attempt of it), with torchdiffeq's callbacks.
+    """``(t, z) -> dz/dt`` for one solve (one attempt of it), with the solvers' step reports.
 
     Not an ``nn.Module`` so the field's parameters are registered once (under ``ODEBlock.field``);
     the adjoint receives them explicitly. One is made per attempt from the block's current field,
@@ -36,6 +40,11 @@ class Dynamics:
         self.step_budget, self.adaptive = step_budget, adaptive
         self.args, self.memory, self.record, self.warm = args, memory, record, warm
         self.direction = Direction.FORWARD
+        # The parameters the forward solve used. A backward pass (the checkpoint's replay, the
+        # adjoint's solve) runs after the call returned: under ``torch.func.functional_call`` the
+        # module has its own tensors back by then, and must be evaluated with these instead.
+        self._bound = dict(field.named_parameters())
+        self._rebind: bool | None = None
         self.last_t = self.last_dt = self.last_eval_t = math.nan
         self.last_dz: torch.Tensor | None = None
         # Steps of this attempt per direction: a redone solve gets its own step budget.
@@ -43,42 +52,55 @@ class Dynamics:
         self.accepted = [0, 0]
         # Set when the user's field raised: such an exception is theirs and must reach them as it is.
         self.field_raised = False
-        # The derivatives of the current step, checked for finiteness once when it is accepted: one
-        # check per step rather than per evaluation, which cost 8 % of a small solve (benchmarks/overhead.py).
+        # Under torchdiffeq, the derivatives of the current step, checked for finiteness once when it
+        # is accepted (one check per step rather than per evaluation). The core checks its error
+        # ratio instead and leaves this off.
+        self.collect_derivatives = False
         self.step_derivatives: list[torch.Tensor] = []
         if adaptive:
             # Set only here: torchdiffeq warns about callbacks a solver does not support.
-            self.callback_accept_step = lambda t0, y0, dt: self._on_accept(Direction.FORWARD, dt)
-            self.callback_accept_step_adjoint = lambda t0, y0, dt: self._on_accept(Direction.BACKWARD, dt)
-            self.callback_reject_step = lambda t0, y0, dt: self.stats.add(Counter.REJECTED_FORWARD)
-            self.callback_reject_step_adjoint = lambda t0, y0, dt: self.stats.add(Counter.REJECTED_BACKWARD)
+            self.callback_accept_step = lambda t0, y0, dt: self.on_accept(Direction.FORWARD, dt)
+            self.callback_accept_step_adjoint = lambda t0, y0, dt: self.on_accept(Direction.BACKWARD, dt)
+            self.callback_reject_step = lambda t0, y0, dt: self.on_reject(Direction.FORWARD)
+            self.callback_reject_step_adjoint = lambda t0, y0, dt: self.on_reject(Direction.BACKWARD)
 
     def __call__(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         self.stats.add(_NFE[self.direction])
+        inputs = (t, z) if self.args is None else (t, z, self.args)
         try:
-            dz = self.field(t, z) if self.args is None else self.field(t, z, self.args)
+            if self.direction is Direction.BACKWARD and self._rebound():
+                dz = torch.func.functional_call(self.field, self._bound, inputs)
+            else:
+                dz = self.field(*inputs)
         except BaseException:
             self.field_raised = True
             raise
         # Detached: in the adjoint's backward torchdiffeq keeps each evaluation's graph alive while
         # the result is referenced, and a step's worth of graphs must not outlive their use.
         self.last_eval_t, self.last_dz = t, dz.detach()
-        if self.adaptive:
+        if self.collect_derivatives:
             self.step_derivatives.append(self.last_dz)
         return dz
 
+    def _rebound(self) -> bool:
+        """Whether the field's parameters changed since the forward solve (checked once)."""
+        if self._rebind is None:
+            current = dict(self.field.named_parameters())
+            self._rebind = any(current.get(name) is not p for name, p in self._bound.items())
+        return self._rebind
+
     def callback_step(self, t0: torch.Tensor, y0, dt: torch.Tensor) -> None:
-        self._on_step(Direction.FORWARD, t0, dt)
+        self.on_step(Direction.FORWARD, t0, dt)
 
     def callback_step_adjoint(self, t0: torch.Tensor, y0, dt: torch.Tensor) -> None:
-        self._on_step(Direction.BACKWARD, t0, dt)
+        self.on_step(Direction.BACKWARD, t0, dt)
         # In the forward pass torchdiffeq's own assertion is caught by ODEBlock; here it would
         # escape from loss.backward() as a bare AssertionError, so check first.
         if self.adaptive and not all(bool(torch.isfinite(part).all()) for part in _parts(y0)):
             raise self.failure(FailureKind.NON_FINITE_ADJOINT, "the adjoint state became NaN or Inf "
                                "(non-finite gradients)", Direction.BACKWARD)
 
-    def _on_step(self, direction: Direction, t0: torch.Tensor, dt: torch.Tensor) -> None:
+    def on_step(self, direction: Direction, t0: torch.Tensor | float, dt: torch.Tensor | float) -> None:
         self.stats.add(_STEPS[direction])
         self.steps[direction] += 1
         self.step_derivatives = []
@@ -94,7 +116,14 @@ class Dynamics:
                 raise self.failure(kind, "NaN or Inf in a trial step", direction)
             raise self.failure(FailureKind.STEP_UNDERFLOW, "step size underflow", direction)
 
-    def _on_accept(self, direction: Direction, dt: torch.Tensor) -> None:
+    def on_replay(self) -> None:
+        """A step replayed by the checkpointed backward pass (counted as a backward step)."""
+        self.stats.add(Counter.STEPS_BACKWARD)
+
+    def on_reject(self, direction: Direction) -> None:
+        self.stats.add(_REJECTED[direction])
+
+    def on_accept(self, direction: Direction, dt: torch.Tensor | float) -> None:
         # A trial step that overflows to Inf makes torchdiffeq's error scale Inf and its error
         # ratio 0, so it would be accepted and pass NaN on (seen with an oversized first step).
         if self.step_derivatives and not _all_finite(self.step_derivatives):

@@ -17,22 +17,21 @@ class FailureKind(enum.Enum):
     SOLVER_STOPPED = "solver_stopped"
 
 
-#: What a user can change, per kind, named by the flag of ``adamnode train``/``compare``; the
-#: keyword of ``ODEBlock``/``SolverOptions`` is the flag's name with underscores (``step_budget``).
+#: What a user can change, per kind, in the library's words: ``SolverOptions`` keywords and the
+#: training concepts (learning rate, gradient clipping). The command line adds its flags
+#: (``adamnode.cli.flags``); the library never names one.
 REMEDIES = {
-    FailureKind.STEP_BUDGET: "raise the step budget (--step-budget) or loosen rtol/atol (--tol); if the steps "
-                             "keep shrinking, the dynamics are stiff: lower the learning rate (--lr) or clip "
-                             "gradients (--grad-clip)",
-    FailureKind.NON_FINITE_FIELD: "the vector field returned NaN or Inf: lower the learning rate (--lr), clip "
-                                  "gradients (--grad-clip) or check the data for outliers",
-    FailureKind.NON_FINITE_SOLUTION: "the state overflowed: loosen rtol/atol (--tol) only if the dynamics are tame; "
-                                     "otherwise lower the learning rate (--lr) or clip gradients (--grad-clip)",
-    FailureKind.NON_FINITE_ADJOINT: "the gradients overflowed: lower the learning rate (--lr), clip gradients "
-                                    "(--grad-clip), or check the loss for NaN",
-    FailureKind.STEP_UNDERFLOW: "the dynamics are too stiff for this tolerance: loosen rtol/atol (--tol), lower the "
-                                "learning rate (--lr) or clip gradients (--grad-clip)",
-    FailureKind.SOLVER_STOPPED: "loosen rtol/atol (--tol), lower the learning rate (--lr) or clip gradients "
-                                "(--grad-clip), or raise the step budget (--step-budget)",
+    FailureKind.STEP_BUDGET: "raise step_budget or loosen rtol/atol; if the steps keep shrinking, the dynamics "
+                             "are stiff: lower the learning rate or clip gradients",
+    FailureKind.NON_FINITE_FIELD: "the vector field returned NaN or Inf: lower the learning rate, clip gradients "
+                                  "or check the data for outliers",
+    FailureKind.NON_FINITE_SOLUTION: "the state overflowed: loosen rtol/atol only if the dynamics are tame; "
+                                     "otherwise lower the learning rate or clip gradients",
+    FailureKind.NON_FINITE_ADJOINT: "the gradients overflowed: lower the learning rate, clip gradients, or check "
+                                    "the loss for NaN",
+    FailureKind.STEP_UNDERFLOW: "the dynamics are too stiff for this tolerance: loosen rtol/atol, lower the "
+                                "learning rate or clip gradients",
+    FailureKind.SOLVER_STOPPED: "loosen rtol/atol, lower the learning rate or clip gradients, or raise step_budget",
 }
 
 

@@ -37,8 +37,8 @@ class StepMemory(nn.Module):
         # A copy: the solve that starts from it records its successor into the same slot.
         return size.clone() if bool(size > 0) else None
 
-    def record(self, direction: Direction, size: torch.Tensor) -> None:
-        self.sizes[direction].copy_(size.detach())
+    def record(self, direction: Direction, size: torch.Tensor | float) -> None:
+        self.sizes[direction].fill_(float(size))
 
     def forget(self, direction: Direction) -> None:
         self.sizes[direction].zero_()

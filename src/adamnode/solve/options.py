@@ -2,7 +2,8 @@
 
 The block, the harness's run config and the benchmarks all hold one of these; its checks run once,
 when it is made, so a combination the block would refuse is refused wherever it is first written
-down (the command line, a TOML file, a test). Messages name the keyword and the command-line flag.
+down (the command line, a TOML file, a test). Messages name the keyword; the command line maps
+keywords to its flags.
 """
 
 from __future__ import annotations
@@ -11,10 +12,16 @@ import math
 from dataclasses import dataclass, fields, replace
 
 from ..models.scalars import finite_float
+from .tableaux import TABLEAUX
 
-ADAPTIVE_METHODS = ("dopri5", "dopri8", "bosh3", "fehlberg2", "adaptive_heun")
-FIXED_STEP_METHODS = ("euler", "midpoint", "heun2", "heun3", "rk4", "explicit_adams", "implicit_adams")
+ADAPTIVE_METHODS = tuple(name for name, tableau in TABLEAUX.items() if tableau.adaptive)
+FIXED_STEP_METHODS = tuple(name for name, tableau in TABLEAUX.items() if not tableau.adaptive)
 METHODS = ADAPTIVE_METHODS + FIXED_STEP_METHODS
+GRADIENTS = ("checkpoint", "direct", "adjoint")
+#: The range a tolerance must lie in: below it no floating-point solve can meet it (float64's
+#: resolution is 2.2e-16 and the error estimate itself is rounded), above it the error control
+#: accepts any step, however wrong.
+TOLERANCE_RANGE = (1e-12, 1.0)
 
 
 @dataclass(frozen=True)
@@ -22,15 +29,27 @@ class SolverOptions:
     """How an ``ODEBlock`` integrates.
 
     Args:
-        method: a torchdiffeq method; adaptive ones use ``rtol``/``atol``, fixed-step ones
-            ``step_size``.
-        rtol, atol: tolerances of the adaptive error control (the harness's ``--tol`` sets both).
+        method: a Runge-Kutta method of ``solve.tableaux`` (torchdiffeq's names); adaptive ones use
+            ``rtol``/``atol``, fixed-step ones ``step_size``.
+        rtol, atol: tolerances of the adaptive error control, each in ``TOLERANCE_RANGE``.
         step_size: the step of a fixed-step method (the last step is cut to land on ``t1``).
-        adjoint: backpropagate with the adjoint method (memory O(1) in steps) instead of through
-            the solver's operations (faster, memory O(steps)). Used only while grad is enabled.
-        seminorm: measure the adjoint's error on the state and its adjoint only, not on the
-            parameter-gradient integral (Kidger et al., 2021), which is then not error-controlled.
-            Usually, not always, fewer backward steps. Adaptive methods only.
+        gradient: how a solve is differentiated (``solve.gradients``): ``"checkpoint"`` (exact
+            gradients of the discrete solve, replaying its accepted steps in the backward pass;
+            memory: one state per ``checkpoint_every`` steps plus one segment's activations),
+            ``"direct"`` (autograd through the steps; memory grows with steps x activations) or
+            ``"adjoint"`` (torchdiffeq's continuous adjoint: memory independent of the steps,
+            approximate gradients, a second adaptive solve backwards). Used only while grad is
+            enabled.
+        checkpoint_every: with ``gradient="checkpoint"``, the steps between kept states. ``None``
+            (the default) chooses about ``sqrt(steps)`` as the solve goes, so the kept states and
+            the one segment the backward pass rebuilds at a time both grow like ``sqrt(steps)``;
+            1 keeps every step's state (memory linear in the steps, in states only, and the
+            smallest segments: best where ``f``'s activations dwarf the state). Evaluations and
+            gradients do not depend on it.
+        seminorm: with ``gradient="adjoint"``, measure the adjoint's error on the state and its
+            adjoint only, not on the parameter-gradient integral (Kidger et al., 2021), which is
+            then not error-controlled. Usually, not always, fewer backward steps. Adaptive methods
+            only.
         warm_start: in training mode, start each adaptive solve (forward and adjoint separately)
             from the first step the previous training solve accepted, instead of torchdiffeq's
             first-step guess. Off by default: it saves one evaluation per solve, and where the
@@ -54,7 +73,8 @@ class SolverOptions:
     rtol: float = 1e-4
     atol: float = 1e-4
     step_size: float | None = None
-    adjoint: bool = True
+    gradient: str = "checkpoint"
+    checkpoint_every: int | None = None
     seminorm: bool = True
     warm_start: bool = False
     step_budget: int = 10_000
@@ -65,34 +85,39 @@ class SolverOptions:
 
     def __post_init__(self):
         if self.method not in METHODS:
-            raise ValueError(f"unknown method {self.method!r} (--method); choose one of {list(METHODS)}")
+            raise ValueError(f"unknown method {self.method!r}; choose one of {list(METHODS)}")
+        if self.gradient not in GRADIENTS:
+            raise ValueError(f"unknown gradient {self.gradient!r}; choose one of {list(GRADIENTS)}")
+        low, high = TOLERANCE_RANGE
         for name in ("rtol", "atol"):
             value = finite_float(getattr(self, name), name)
-            if not value > 0:
-                raise ValueError(f"{name} must be positive (--tol), got {value}")
+            if not low <= value <= high:
+                raise ValueError(f"{name} must lie in [{low:g}, {high:g}], got {value:g}: below it no floating-point "
+                                 "solve can meet the tolerance, above it the error control accepts any step")
             object.__setattr__(self, name, value)
-        for name in ("adjoint", "seminorm", "warm_start", "check_finite"):
+        for name in ("seminorm", "warm_start", "check_finite"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         for name in ("kinetic", "jacobian", "steer"):
-            value = finite_float(getattr(self, name), f"{name} (--{name})")
+            value = finite_float(getattr(self, name), name)
             if value < 0:
-                raise ValueError(f"{name} must be non-negative (--{name}), got {value}")
+                raise ValueError(f"{name} must be non-negative, got {value}")
             object.__setattr__(self, name, value)
-        if isinstance(self.step_budget, bool) or not isinstance(self.step_budget, int) or self.step_budget < 1:
-            raise ValueError(f"step_budget (--step-budget) must be a positive int, got {self.step_budget!r}")
+        for name in ("step_budget", "checkpoint_every"):
+            value = getattr(self, name)
+            if value is None and name == "checkpoint_every":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
         if self.adaptive:
             if self.step_size is not None:
-                raise ValueError(f"step_size is for fixed-step methods (--step-size); {self.method} adapts its "
-                                 "steps to rtol/atol (--tol)")
+                raise ValueError(f"step_size is for fixed-step methods; {self.method} adapts its steps to rtol/atol")
         else:
             if self.step_size is None or not finite_float(self.step_size, "step_size") > 0:
-                raise ValueError(f"fixed-step method {self.method!r} needs a positive step_size (--step-size), "
-                                 "e.g. step_size=0.125")
+                raise ValueError(f"fixed-step method {self.method!r} needs a positive step_size, e.g. step_size=0.125")
             object.__setattr__(self, "step_size", float(self.step_size))
-            if self.seminorm and self.adjoint:
-                raise ValueError(f"seminorm applies to adaptive methods only; pass seminorm=False (--no-seminorm) "
-                                 f"with {self.method!r}")
+            if self.seminorm and self.gradient == "adjoint":
+                raise ValueError(f"seminorm applies to adaptive methods only; pass seminorm=False with {self.method!r}")
 
     @property
     def adaptive(self) -> bool:
@@ -110,7 +135,7 @@ class SolverOptions:
         if not self.adaptive and self.fixed_step_count(t0, t1) > self.step_budget:
             raise ValueError(f"step_size={self.step_size:g} needs {self.fixed_step_count(t0, t1):,} steps over "
                              f"[{t0:g}, {t1:g}], more than step_budget={self.step_budget}; raise step_size "
-                             "(--step-size) or the step budget (--step-budget)")
+                             "or step_budget")
 
     @property
     def regularised(self) -> bool:
@@ -123,3 +148,14 @@ class SolverOptions:
 
 
 OPTION_NAMES = tuple(f.name for f in fields(SolverOptions))
+_generated_init = SolverOptions.__init__
+
+
+def _init(self, *args, **changes):
+    if "adjoint" in changes:
+        raise ValueError("adjoint= is gone: say gradient='adjoint' (the continuous adjoint), 'checkpoint' or 'direct'")
+    _generated_init(self, *args, **changes)
+
+
+# A user who types the old keyword learns the new one instead of reading "unexpected keyword".
+SolverOptions.__init__ = _init

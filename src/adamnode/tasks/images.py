@@ -67,9 +67,9 @@ class MNISTTask(ImageTask):
     dataset = MNIST
     reader = staticmethod(read_mnist)
     defaults = {"batch_size": 64, "lr": 1e-3, "epochs": 1, "tol": 1e-3, "grad_clip": 10.0, "seed": 7,
-                "method": "dopri5", "adjoint": True, "seminorm": True}
+                "method": "dopri5", "gradient": "adjoint", "seminorm": True}
     presets = {"paper": {"batch_size": 32, "lr": 5e-5, "epochs": 10, "tol": 1e-4, "grad_clip": 10.0,
-                         "seed": 7, "lr_decay": 1.0, "method": "dopri5", "adjoint": True, "seminorm": False,
+                         "seed": 7, "lr_decay": 1.0, "method": "dopri5", "gradient": "adjoint", "seminorm": False,
                          "warm_start": False}}
 
 
@@ -79,7 +79,7 @@ class CIFAR10Task(ImageTask):
     dataset = CIFAR10
     reader = staticmethod(read_cifar10)
     defaults = {"batch_size": 64, "lr": 1e-3, "lr_decay": 0.95, "lr_decay_every": 1000, "epochs": 1,
-                "tol": 1e-3, "grad_clip": 1.0, "seed": 7, "method": "dopri5", "adjoint": True, "seminorm": True}
+                "tol": 1e-3, "grad_clip": 1.0, "seed": 7, "method": "dopri5", "gradient": "adjoint", "seminorm": True}
     presets = {"paper": {"batch_size": 64, "lr": 1e-3, "lr_decay": 0.95, "lr_decay_every": 1000, "epochs": 10,
-                         "tol": 1e-5, "grad_clip": 1.0, "method": "dopri5", "adjoint": True, "seminorm": False,
+                         "tol": 1e-5, "grad_clip": 1.0, "method": "dopri5", "gradient": "adjoint", "seminorm": False,
                          "warm_start": False}}

@@ -39,7 +39,7 @@ class StepMLP(nn.Module):
 #: The paper's sequence settings (SPEC), each task's ``paper`` preset adds its batch size: 500 epochs
 #: of dopri5 at 1e-7 with the adjoint.
 PAPER_SETTINGS = {"train_subset": None, "test_subset": None, "epochs": 500, "lr": 1e-3, "method": "dopri5",
-                  "step_size": None, "tol": 1e-7, "adjoint": True, "seminorm": False}
+                  "step_size": None, "tol": 1e-7, "gradient": "adjoint", "seminorm": False}
 
 
 class SequenceTask(Task):
@@ -61,7 +61,7 @@ class SequenceTask(Task):
     #: adds its ``hidden`` and ``batch_size``.
     defaults: dict[str, Any] = {
         "window": 64, "stride": 16, "width": 24, "train_subset": None, "test_subset": None, "epochs": 3,
-        "lr": 1e-2, "grad_clip": 1.0, "tol": 1e-3, "method": "rk4", "step_size": 1.0, "adjoint": False,
+        "lr": 1e-2, "grad_clip": 1.0, "tol": 1e-3, "method": "rk4", "step_size": 1.0, "gradient": "direct",
         "seminorm": False, "threads": 1,
     }
     presets: dict[str, dict[str, Any]] = {

@@ -39,7 +39,7 @@ _SOLVER_DEFAULTS = SolverOptions()
 class TrainConfig:
     """Every setting of a run; ``settings()`` is the flat dict tasks receive.
 
-    The solver settings (``method``, ``tol``, ``step_size``, ``adjoint``, ``seminorm``, ``warm_start``,
+    The solver settings (``method``, ``tol``, ``step_size``, ``gradient``, ``checkpoint_every``, ``seminorm``, ``warm_start``,
     ``step_budget``, and the regularisers ``kinetic``, ``jacobian``, ``steer``) are flat here because
     they are flags and file keys; ``solver`` is the ``SolverOptions`` they make, validated once, which
     is what tasks build their blocks with. The built-in ``tol`` is ``SolverOptions``' 1e-4; every
@@ -55,7 +55,8 @@ class TrainConfig:
     tol: float = _SOLVER_DEFAULTS.rtol
     method: str = _SOLVER_DEFAULTS.method
     step_size: float | None = None
-    adjoint: bool = _SOLVER_DEFAULTS.adjoint
+    gradient: str = _SOLVER_DEFAULTS.gradient
+    checkpoint_every: int | None = _SOLVER_DEFAULTS.checkpoint_every
     seminorm: bool = _SOLVER_DEFAULTS.seminorm
     warm_start: bool = _SOLVER_DEFAULTS.warm_start
     step_budget: int = _SOLVER_DEFAULTS.step_budget
@@ -88,7 +89,7 @@ class TrainConfig:
         _check_ranges(self)
         try:
             solver = SolverOptions(method=self.method, rtol=self.tol, atol=self.tol, step_size=self.step_size,
-                                   adjoint=self.adjoint, seminorm=self.seminorm, warm_start=self.warm_start,
+                                   gradient=self.gradient, checkpoint_every=self.checkpoint_every, seminorm=self.seminorm, warm_start=self.warm_start,
                                    step_budget=self.step_budget, kinetic=self.kinetic, jacobian=self.jacobian,
                                    steer=self.steer)
         except ValueError as error:
@@ -158,6 +159,9 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     spelled: dict[str, str] = {}
     for key, value in raw.items():
         name = str(key).replace("-", "_")
+        if name == "adjoint":
+            raise ConfigError(f"config file {path}: the key adjoint is gone; write gradient = \"adjoint\" (or "
+                              "\"checkpoint\", \"direct\") instead")
         if name in values:
             raise ConfigError(f"config file {path} sets {name} twice (as {spelled[name]!r} and {key!r}); keep one")
         if name in _FIELD_TYPES:
@@ -289,6 +293,10 @@ def config_from_settings(settings: dict[str, Any]) -> TrainConfig:
         task = get_task(settings.get("task", DEFAULT_TASK))
     except ValueError as error:
         raise ConfigError(str(error)) from None
+    if "adjoint" in settings and "gradient" not in settings:
+        # Runs written by 0.1.0 recorded the gradient path as a flag.
+        settings = {**settings, "gradient": "adjoint" if settings["adjoint"] else "direct"}
+        settings.pop("adjoint")
     unknown = sorted(set(settings) - set(CORE_KEYS) - set(task.defaults))
     if unknown:
         raise ConfigError(f"the saved settings hold {', '.join(unknown)}, which this version of adamnode does not "
