@@ -12,6 +12,7 @@ if _typing.TYPE_CHECKING:
     from .models import (
         ANODE, GHBNODE, HBNODE, NODE, SONODE, AdamNODE, GNesterovNODE, NesterovNODE, VectorField, augment,
     )
+    from .layer import NeuralODE
     from .nets.sequence import ODERNN
     from .solve import FailureKind, ODEBlock, SolverError, SolverOptions, SolveStats
 
@@ -21,6 +22,7 @@ __version__ = "0.1.0"
 _HOMES = {
     **dict.fromkeys(["ANODE", "AdamNODE", "GHBNODE", "GNesterovNODE", "HBNODE", "NODE", "NesterovNODE", "SONODE",
                      "VectorField", "augment"], "models"),
+    "NeuralODE": "layer",
     "ODERNN": "nets.sequence",
     **dict.fromkeys(["FailureKind", "ODEBlock", "SolveStats", "SolverError", "SolverOptions"], "solve"),
 }

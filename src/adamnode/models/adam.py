@@ -69,6 +69,10 @@ class AdamNODE(VectorField):
     def beta2(self) -> torch.Tensor:
         return torch.sigmoid(self.beta2_logit)
 
+    def momentum_along_f(self, t: torch.Tensor, h0: torch.Tensor, args: Any = None) -> torch.Tensor:
+        """``m0 = -f(t, h0)``, where ``m'`` rests: with ``v0 = m0**2``, ``h' = f / (|f| + eps)`` at the start."""
+        return -self.call_f(t, h0, h0, args)
+
     def _extra_components(self, h0: torch.Tensor, m0: torch.Tensor) -> Sequence[torch.Tensor]:
         return (h0, m0, m0 * m0)
 

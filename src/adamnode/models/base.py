@@ -35,6 +35,8 @@ class VectorField(nn.Module):
         if not callable(f):
             raise ValueError(f"f must be a module or callable f(t, h), got {type(f).__name__}")
         self.f = f
+        # f(x) (an autonomous f, as torchdyn's and nn.Sequential's) or f(t, x[, args]).
+        self._autonomous = _positional_arguments(f) == 1
 
     @property
     def n_components(self) -> int:
@@ -69,22 +71,44 @@ class VectorField(nn.Module):
         ``f`` may change its output's shape after its first call); comparing shapes reads metadata
         only, no device sync.
         """
-        out = self.f(t, x) if args is None else self.f(t, x, args)
+        if self._autonomous:
+            if args is not None:
+                raise ValueError(f"f ({_describe(self.f)}) takes one argument, f(x), so it cannot take args; write "
+                                 "it as f(t, x, args)")
+            out = self.f(x)
+        else:
+            out = self.f(t, x) if args is None else self.f(t, x, args)
         if not isinstance(out, torch.Tensor) or out.shape != like.shape:
             shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             raise ValueError(f"f ({_describe(self.f)}) must return the shape of h {tuple(like.shape)}, "
                              f"returned {shape}")
         return out
 
-    def component(self, z: torch.Tensor, name: str) -> torch.Tensor:
-        """The component ``name`` of state ``z`` (a view, no copy)."""
+    def momentum_along_f(self, t: torch.Tensor, h0: torch.Tensor, args: Any = None) -> torch.Tensor:
+        """An initial momentum that starts ``h`` moving along ``f(t, h0)``, as a NODE on ``f`` would.
+
+        Here ``h' = m`` (or a bounded function of it), so ``m0 = f(t, h0)``; fields whose ``h``
+        follows ``-m`` override it. Fields without momentum have none.
+        """
+        if not self.takes_momentum():
+            raise ValueError(f"{type(self).__name__} has no momentum component")
+        return self.call_f(t, h0, h0, args)
+
+    def component(self, z: torch.Tensor, name: str, trajectory: bool = False) -> torch.Tensor:
+        """The component ``name`` of state ``z`` (a view, no copy); of every state of a trajectory
+        ``[times, batch, k, *features]`` with ``trajectory=True``."""
         try:
             index = self.components.index(name)
         except ValueError:
             raise ValueError(
                 f"{type(self).__name__} has components {list(self.components)}, not {name!r}"
             ) from None
-        return z[:, index]
+        expected = 4 if trajectory else 3
+        if z.dim() < expected or z.shape[expected - 2] != self.n_components:
+            layout = "[times, batch, k, *features]" if trajectory else "[batch, k, *features]"
+            raise ValueError(f"{type(self).__name__} reads a {'trajectory' if trajectory else 'state'} {layout} "
+                             f"with k={self.n_components}, got shape {tuple(z.shape)}")
+        return z[:, :, index] if trajectory else z[:, index]
 
     def hidden(self, z: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
         """The hidden state ``h`` a readout should see at time ``t``."""
@@ -124,6 +148,18 @@ class VectorField(nn.Module):
 
     def extra_repr(self) -> str:
         return f"components={list(self.components)}"
+
+
+def _positional_arguments(f) -> int | None:
+    """How many positional arguments ``f`` requires (``None`` where its signature cannot be read)."""
+    try:
+        signature = inspect.signature(f.forward if isinstance(f, nn.Module) else f)
+    except (TypeError, ValueError):
+        return None
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in signature.parameters.values()):
+        return None
+    return sum(1 for p in signature.parameters.values() if p.kind in kinds and p.default is p.empty)
 
 
 def _describe(f) -> str:

@@ -37,6 +37,11 @@ class NesterovNODE(VectorField):
     def hidden(self, z: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
         return nesterov_scale(t) * z[:, 0]
 
+    def momentum_along_f(self, t: torch.Tensor, h0: torch.Tensor, args: Any = None) -> torch.Tensor:
+        """``m0 = f(t, k(t) x0)``: ``x' = m`` starts along ``f`` of the hidden state."""
+        h = nesterov_scale(t) * h0
+        return self.call_f(t, h, h, args)
+
     def forward(self, t: torch.Tensor, z: torch.Tensor, args: Any = None) -> torch.Tensor:
         x, m = z[:, 0], z[:, 1]
         return torch.stack([m, -m - self.call_f(t, nesterov_scale(t) * x, x, args)], dim=1)

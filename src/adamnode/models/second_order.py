@@ -27,6 +27,10 @@ class SONODE(VectorField):
     def f_features(cls, state_features: int) -> tuple[int, int]:
         return 2 * state_features, state_features
 
+    def momentum_along_f(self, t: torch.Tensor, h0: torch.Tensor, args: Any = None) -> torch.Tensor:
+        """``u0 = f(t, [h0, 0])``: the velocity starts along ``f`` at rest."""
+        return self.call_f(t, torch.cat([h0, torch.zeros_like(h0)], dim=1), h0, args)
+
     def forward(self, t: torch.Tensor, z: torch.Tensor, args: Any = None) -> torch.Tensor:
         # [batch, 2, C, ...] -> [batch, 2C, ...] is a view of a contiguous state: no copy.
         hu = z.flatten(1, 2) if z.is_contiguous() else torch.cat([z[:, 0], z[:, 1]], dim=1)

@@ -90,6 +90,7 @@ class ODEBlock(nn.Module):
         self._params = tuple(params) if params is not None else None
         self._options = self._checked_options(_merged(options, changes))
         self._end_time = self._t1
+        self._trajectory: tuple[torch.Size, list[float]] | None = None
         self._penalty = torch.zeros(())
 
     def _checked_options(self, options: SolverOptions) -> SolverOptions:
@@ -133,6 +134,7 @@ class ODEBlock(nn.Module):
         t, end = self._times(z0, times, settings)
         if times is None:
             self._end_time = end
+        self._trajectory = None if times is None else (torch.Size([len(t), *z0.shape]), t)
         if z0.shape[0] == 0:
             return z0.clone() if times is None else z0.unsqueeze(0).repeat(len(t), *([1] * z0.dim()))
         warm = settings.warm_start and settings.adaptive and self.training
@@ -243,12 +245,19 @@ class ODEBlock(nn.Module):
         return t, float("nan")
 
     def hidden(self, z: torch.Tensor) -> torch.Tensor:
-        """The hidden state ``h`` of ``z``, the output of the last solve to the end, for a readout.
+        """The hidden state ``h`` of the last call's output ``z``, for a readout.
 
-        Read at ``end_time``: ``t1``, or the drawn end of a STEER training solve (Nesterov's ``h``
-        depends on the time). For a trajectory use ``field.hidden(path[i], times[i])`` per time.
+        After a solve to the end, ``h`` at ``end_time``: ``t1``, or the drawn end of a STEER training
+        solve (Nesterov's ``h`` depends on the time). After a trajectory, ``h`` at each of its times,
+        ``[times, batch, *features]``. Any other shape is refused rather than read wrongly.
         """
-        return self.field.hidden(z, self._end_time)
+        if self._trajectory is None:
+            return self.field.hidden(z, self._end_time)
+        shape, times = self._trajectory
+        if z.shape != shape:
+            raise ValueError(f"hidden reads the last call's output, a trajectory of shape {tuple(shape)}; got "
+                             f"{tuple(z.shape)} (for another state use field.hidden(z, t))")
+        return torch.stack([self.field.hidden(z[i], t) for i, t in enumerate(times)])
 
     def initial_state(self, h0: torch.Tensor, m0: torch.Tensor | None = None) -> torch.Tensor:
         return self.field.initial_state(h0, m0)
