@@ -3,7 +3,9 @@
 The same network, weights and batch are solved by three loops, all dopri5 at one tolerance, all
 backpropagating directly through the solver (torchdyn has no adjoint of this kind to compare):
 
-- ``adamnode``: ``ODEBlock(gradient="direct")`` (counting, finiteness checks, landing on the end).
+- ``adamnode``: ``ODEBlock(gradient="direct")``, our own Runge-Kutta loop (counting, finiteness
+  checks, landing on the end); ``adamnode-checkpoint``: the same block with the default
+  ``gradient="checkpoint"`` (its training step replays the accepted steps).
 - ``torchdiffeq``: plain ``torchdiffeq.odeint`` on the bare field (what ``adamnode`` wraps).
 - ``torchdyn``: ``torchdyn.numerics.odeint`` (optional: skipped with a message where it does not import).
 
@@ -40,6 +42,7 @@ def solvers(block, tol: float) -> dict:
     t = torch.tensor([block.t0, block.t1])
     loops = {
         "adamnode": None,  # the block itself, below
+        "adamnode-checkpoint": None,
         "torchdiffeq": lambda f, z0: odeint(f, z0, t, rtol=tol, atol=tol, method="dopri5")[-1],
     }
     try:
@@ -86,7 +89,12 @@ def main(argv=None) -> int:
         with torch.set_grad_enabled(backward):
             h0, m0 = model.encoder(inputs)
             z0 = block.initial_state(h0, m0)
-            z1 = block(z0) if path == "adamnode" else loops[path](block.field, z0)
+            if path == "adamnode":
+                z1 = block(z0)
+            elif path == "adamnode-checkpoint":
+                z1 = block(z0, options={"gradient": "checkpoint"})
+            else:
+                z1 = loops[path](block.field, z0)
             output = model.readout(block.hidden(z1))
             if backward:
                 task.loss(output, targets).backward()
