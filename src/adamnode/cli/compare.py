@@ -92,7 +92,7 @@ def _backend(args: argparse.Namespace, base: TrainConfig):
                           "submit them all: run adamnode compare --backend ray without torchrun")
     from ..training.ray_cluster import RayCluster
 
-    return RayCluster(args.ray_address, base.device)
+    return RayCluster(args.ray_address, base.device, base.threads)
 
 
 def _check_jobs(base: TrainConfig, jobs: int) -> None:

@@ -27,10 +27,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import signal
 import socket
+import sys
+import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -84,9 +88,10 @@ class RayCluster:
 
     inline = False
 
-    def __init__(self, address: str | None, device: str):
+    def __init__(self, address: str | None, device: str, threads: int | None = None):
         self.address = address
         self.device = device
+        self.threads = threads or 1  # what each run asks for: --threads (or the task's), else 1
         self.resume_flags = " --backend ray" + (f" --ray-address {address}" if address else "")
         if address is None:
             os.environ[_LOOPBACK_ONLY] = "0"  # read when ray is imported; its processes inherit it
@@ -108,12 +113,22 @@ class RayCluster:
                                "of a running cluster with --ray-address") from None
         else:
             _check_reachable(self.ray, self.address)
-            try:
-                ray.init(address=self.address, **quiet)
-            except Exception as error:
-                raise ConfigError(f"cannot connect to the Ray cluster at --ray-address {self.address} "
-                                  f"({_first_line(error)}); check the address (ray status on the head node "
-                                  "prints it)") from None
+            # Ray's core prints a line a second while it fails to connect: held back, it gives the reason.
+            with _stderr_held() as held:
+                try:
+                    ray.init(address=self.address, **quiet)
+                    error = None
+                except Exception as raised:
+                    error = raised
+            if error is not None:
+                reason = _last_core_warning(held.text) or _first_line(error)
+                fix = ("it uses Ray's token authentication: set RAY_AUTH_MODE=token, with the cluster's token in "
+                       "~/.ray/auth_token or RAY_AUTH_TOKEN" if "auth" in reason.lower()
+                       else "check the address (ray status on the head node prints it)")
+                raise ConfigError(f"cannot connect to the Ray cluster at --ray-address {self.address} ({reason}); "
+                                  f"{fix}") from None
+            if held.text.strip():
+                sys.stderr.write(held.text)
         try:
             self._check_resources()
         except BaseException:
@@ -128,10 +143,13 @@ class RayCluster:
         return "the local Ray instance" if self.address is None else f"the Ray cluster at {self.address}"
 
     def _check_resources(self) -> None:
-        """GPUs asked for where there are some; what each task needs is checked in ``prepare``."""
+        """A node with the CPUs, and GPUs, that each run asks for: Ray would wait for one forever."""
         nodes = [node for node in self.ray.nodes() if node.get("Alive")]
-        self.node_cpus = max((node["Resources"].get("CPU", 0) for node in nodes), default=0)
+        node_cpus = max((node["Resources"].get("CPU", 0) for node in nodes), default=0)
         node_gpus = max((node["Resources"].get("GPU", 0) for node in nodes), default=0)
+        if self.threads > node_cpus:
+            raise ConfigError(f"--threads {self.threads} asks each Ray task for {self.threads} CPUs, but the "
+                              f"largest node of {self._where()} has {node_cpus:g}; lower --threads")
         if self.device == "cuda" and node_gpus < 1:
             raise ConfigError(f"--device cuda asks one GPU per run, but {self._where()} has no GPU; "
                               "use --device cpu, or a cluster with GPU nodes")
@@ -143,12 +161,7 @@ class RayCluster:
     def prepare(self, configs: list[TrainConfig]) -> list[TrainConfig]:
         """Each run with its thread count: ``--threads`` or the task's, else 1; Ray reserves that many
         CPUs for it."""
-        prepared = [config if config.threads is not None else config.replace(threads=1) for config in configs]
-        most = max(config.threads for config in prepared)
-        if most > self.node_cpus:
-            raise ConfigError(f"--threads {most} asks each Ray task for {most} CPUs, but the largest node of "
-                              f"{self._where()} has {self.node_cpus:g}; lower --threads")
-        return prepared
+        return [config if config.threads is not None else config.replace(threads=1) for config in configs]
 
     def outcomes(self, function: Callable, calls: list[tuple]) -> Iterator[tuple[int, Any]]:
         """Yield ``(position, outcome)`` for each call ``(config, resume, show_progress)`` of ``function``
@@ -225,29 +238,34 @@ class RayCluster:
 # --- on the driver, before the tasks ------------------------------------------------------------
 
 def _check_reachable(ray, address: str) -> None:
-    """One line naming ``address`` when nothing answers there: ``ray.init`` would retry for minutes."""
-    if address == "auto":
-        try:  # where ray.init will look: RAY_ADDRESS, else the cluster last started on this node
-            from ray._private.services import canonicalize_bootstrap_address
-            resolved = canonicalize_bootstrap_address("auto")
-        except Exception:
-            resolved = None
-        if resolved is None:
-            raise ConfigError("--ray-address auto found no running Ray cluster (RAY_ADDRESS is not set and none "
-                              "was started on this node); start one with ray start --head, or give its HOST:PORT")
-        target = resolved
-    else:
-        target = address.split("://", 1)[1] if "://" in address else address
-    host, _, port = target.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+    """One line naming ``address`` when nothing answers where Ray will connect: ``ray.init`` would retry
+    for minutes."""
+    given = address.split("://", 1)[1] if "://" in address else address
+    host, _, port = given.rpartition(":")
+    if address != "auto" and (not host or not port.isdigit() or not 0 < int(port) < 65536):
         raise ConfigError(f"--ray-address {address} is not HOST:PORT (or auto); give the address ray start "
                           "--head printed, e.g. 10.0.0.1:6379")
+    target = given
+    if "://" not in address:  # Ray Client (ray://) connects where it is told; a cluster address is resolved
+        try:  # as ray.init will: auto is RAY_ADDRESS, else the cluster last started on this node
+            from ray._private.services import canonicalize_bootstrap_address
+            target = canonicalize_bootstrap_address(address)
+        except Exception:
+            target = None if address == "auto" else given
+        if target is None:
+            raise ConfigError("--ray-address auto found no running Ray cluster (RAY_ADDRESS is not set and none "
+                              "was started on this node); start one with ray start --head, or give its HOST:PORT")
+    host, _, port = target.rpartition(":")
+    # Ray reaches a loopback address through this machine's network address, unless told otherwise.
+    turned = f" at {target}, where Ray turns it" if target != given and address != "auto" else ""
+    loopback = (" (a cluster started with --node-ip-address 127.0.0.1 is reached with "
+                f"{_LOOPBACK_ONLY}=0 set, as it was started)" if turned else "")
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_SECONDS).close()
-    except OSError as error:
-        reason = error.strerror or type(error).__name__
-        raise ConfigError(f"cannot reach the Ray cluster at --ray-address {address} ({reason}); start it there "
-                          "(ray start --head) or give the address its head node printed") from None
+    except (OSError, ValueError) as error:
+        reason = getattr(error, "strerror", None) or type(error).__name__
+        raise ConfigError(f"cannot reach the Ray cluster at --ray-address {address} ({reason}{turned}); start it "
+                          f"there (ray start --head) or give the address its head node printed{loopback}") from None
 
 
 def _place(calls: list[tuple]) -> tuple[str, str, str | None]:
@@ -275,6 +293,39 @@ def _quiet_notices() -> None:
 class _AuthenticationOn(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         return not record.getMessage().startswith("Token authentication is enabled for this Ray cluster")
+
+
+class _Held:
+    text = ""
+
+
+@contextmanager
+def _stderr_held():
+    """Everything written to file descriptor 2 meanwhile, Ray's C++ core included, kept in ``.text``
+    instead of printed. Only around connecting to a running cluster, which starts no process (a
+    process started meanwhile would keep writing into the held file)."""
+    held = _Held()
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as stream:
+        os.dup2(stream.fileno(), 2)
+        try:
+            yield held
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            stream.seek(0)
+            held.text = stream.read().decode("utf-8", "replace")
+
+
+def _last_core_warning(text: str) -> str | None:
+    """The message of the last line Ray's core logged (``[time W pid tid] file.cc:N: message``)."""
+    messages = [match.group(1).strip() for match in re.finditer(r"^\[[^\]]*\] \S+:\d+: (.*)$", text, re.M)]
+    if not messages:
+        return None
+    message = messages[-1]
+    return message if len(message) <= 200 else message[:200].rsplit(" ", 1)[0] + " ..."
 
 
 def _first_line(error: BaseException) -> str:
