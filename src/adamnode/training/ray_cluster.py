@@ -199,7 +199,7 @@ class RayCluster:
                 ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.2)
                 for ref in ready:
                     position = pending.pop(ref)
-                    outcome = self._outcome(ref, calls[position][0])
+                    outcome = self._outcome(ref)
                     if isinstance(outcome, NotStarted):
                         not_started.append(position)
                         continue
@@ -211,7 +211,7 @@ class RayCluster:
                 yield min(not_started), NotStarted("stopped before it started")
         finally:
             if pending and not requested[0]:
-                tell(f"stopping the {len(pending)} run(s) still going after their current step")
+                tell(f"stopping the {len(pending)} unfinished run(s): those running stop after their current step")
                 requested[0] = 1
             while pending:  # each reports (and writes its checkpoint) before the comparison ends
                 passed_on()
@@ -221,7 +221,7 @@ class RayCluster:
             for number, handler in previous.items():
                 signal.signal(number, handler)
 
-    def _outcome(self, ref, config: TrainConfig) -> Any:
+    def _outcome(self, ref) -> Any:
         ray = self.ray
         try:
             kind, value = ray.get(ref)
@@ -231,7 +231,7 @@ class RayCluster:
             return RunError(f"its Ray task failed ({_first_line(error)}); report it")
         except ray.exceptions.RayError as error:
             return RayTaskLost(f"{RETRIES + 1} attempts on {self._where()}, the last: "
-                                   f"{type(error).__name__}: {_first_line(error)}")
+                               f"{type(error).__name__}: {_first_line(error)}")
         return value
 
 
