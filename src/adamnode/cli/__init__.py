@@ -11,7 +11,6 @@ import importlib
 import importlib.util
 import os
 import sys
-import traceback
 from typing import Sequence
 
 COMMANDS = {
@@ -122,26 +121,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         fail(*_describe(error))
 
 
-def _raised_by_adamnode(error: BaseException) -> bool:
-    """Whether adamnode's own code raised ``error`` (a check of the user's input), not torch or a callee."""
-    frames = traceback.extract_tb(error.__traceback__)
-    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
-    return bool(frames) and os.path.abspath(frames[-1].filename).startswith(package)
+def exit_statuses() -> tuple[tuple[type[BaseException], int], ...]:
+    """(error class, exit status), the first class the error is an instance of decides: subclasses come
+    before their bases. An error of no class here is unexpected (a bug, or torch's): status 1."""
+    from ..errors import ConfigError, DataError, Interrupted, RunError, SolverError
+
+    return ((KeyboardInterrupt, INTERRUPTED), (Interrupted, INTERRUPTED), (ConfigError, USAGE_ERROR),
+            (DataError, USAGE_ERROR), (RunError, RUN_ERROR), (SolverError, RUN_ERROR), (OSError, RUN_ERROR))
 
 
 def _describe(error: BaseException) -> tuple[str, int]:
+    """The one line and exit status of ``error``: its message with the flags of the keywords it
+    names appended (``flags.with_flags``), by its class alone."""
     if isinstance(error, KeyboardInterrupt):  # before the imports below, which it may have cut short
         return "interrupted", INTERRUPTED
-    from ..solve import SolverError
-    from ..training.errors import Interrupted, RunError
-
-    if isinstance(error, Interrupted):
+    status = next((status for kind, status in exit_statuses() if isinstance(error, kind)), None)
+    if status is None:
+        return (f"unexpected {type(error).__name__}: {error} (set {DEBUG_ENV}=1 for the traceback and report it)",
+                RUN_ERROR)
+    if status == INTERRUPTED:
         return str(error), INTERRUPTED
     from .flags import with_flags
 
-    if isinstance(error, ValueError) and _raised_by_adamnode(error):  # ConfigError, DataError, checks of input
-        return with_flags(str(error)), USAGE_ERROR
-    if isinstance(error, (RunError, SolverError, OSError)):
-        return with_flags(str(error)), RUN_ERROR
-    return (f"unexpected {type(error).__name__}: {error} (set {DEBUG_ENV}=1 for the traceback and report it)",
-            RUN_ERROR)
+    return with_flags(str(error)), status

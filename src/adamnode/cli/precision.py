@@ -16,7 +16,7 @@ from ..tasks import DEFAULT_TASK, get_task
 from ..training.checkpoint import CHECKPOINT_FILE, load_checkpoint
 from ..training.comparison import read_comparison, read_record
 from ..training.config import check_seed, config_from_settings, resolve_config
-from ..training.errors import ConfigError
+from ..errors import ConfigError
 from ..training.folders import check_output, replace_output, writing
 from ..training.run import COMPARISON_FILE, CONFIG_FILE
 from ..training.runtime import describe_device, resolve_device

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..reports import render
 from ..reports.precision import DRAWN, is_precision_folder, render_precision
-from ..training.errors import ConfigError
+from ..errors import ConfigError
 from ..training.folders import claim, folder_lock
 
 

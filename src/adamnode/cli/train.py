@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..training.errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError
 from ..training.folders import folder_lock
 from ..training.run import default_run_dir, resumed_config, train_run
 from .options import add_training_options, config_from_args, explicit_settings

@@ -22,6 +22,7 @@ import torch
 
 from ..files import atomic_write
 from .store import DataError, download, existing_data_dir, file_identity, verify_bytes
+from ..errors import ConfigError
 
 FOLDER = "cifar-10-batches-py"
 ARCHIVE_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
@@ -61,7 +62,7 @@ def read_cifar10(
     real runs keep the official values.
     """
     if split not in SPLITS:
-        raise ValueError(f"unknown CIFAR-10 split {split!r}; choose 'train' or 'test'")
+        raise ConfigError(f"unknown CIFAR-10 split {split!r}; choose 'train' or 'test'")
     folder = cifar_folder(existing_data_dir(data_dir))
     names = SPLITS[split]
     missing = [name for name in names if not (folder / name).is_file()]

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from .store import DataError, download, existing_data_dir, file_identity, verify_bytes
+from ..errors import ConfigError
 
 SUBDIR = "mnist"
 MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/")
@@ -49,7 +50,7 @@ def read_mnist(split: str, data_dir: str | os.PathLike | None = None,
     into ``<data dir>/mnist`` when ``download_missing``.
     """
     if split not in SPLITS:
-        raise ValueError(f"unknown MNIST split {split!r}; choose 'train' or 'test'")
+        raise ConfigError(f"unknown MNIST split {split!r}; choose 'train' or 'test'")
     image_stem, label_stem, count = SPLITS[split]
     folder = mnist_folder(existing_data_dir(data_dir))
     paths = _locate(folder, (image_stem, label_stem), download_missing)

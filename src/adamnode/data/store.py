@@ -14,14 +14,11 @@ import shutil
 import urllib.request
 from pathlib import Path
 
+from ..errors import DataError
 from ..files import atomic_write
 
 ENV_VAR = "ADAMNODE_DATA"
 DEFAULT_DIR = Path.home() / ".cache" / "adamnode"
-
-
-class DataError(ValueError):
-    """Missing, corrupt or malformed data; the message names the file and the fix."""
 
 
 def resolve_data_dir(explicit: str | os.PathLike | None = None) -> Path:

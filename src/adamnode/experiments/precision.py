@@ -42,6 +42,7 @@ from torchdiffeq import odeint, odeint_adjoint
 
 from ..nets.ode_model import ODEModel
 from ..solve import ODEBlock, SolverError, SolverOptions
+from ..errors import ConfigError
 
 #: The paths adamnode and torchdiffeq provide (the CLI's default), and those that need another library.
 PATHS = ("default", "warm", "direct", "adjoint", "fixed", "reference", "plain-direct")
@@ -69,9 +70,9 @@ class Variant:
 
     def __post_init__(self):
         if self.path not in PATHS + OPTIONAL_PATHS:
-            raise ValueError(f"unknown path {self.path!r}; choose from {', '.join(PATHS + OPTIONAL_PATHS)}")
+            raise ConfigError(f"unknown path {self.path!r}; choose from {', '.join(PATHS + OPTIONAL_PATHS)}")
         if (self.path == "fixed") != (self.steps is not None) or (self.path == "fixed") == (self.tol is not None):
-            raise ValueError(f"path {self.path!r} takes {'steps' if self.path == 'fixed' else 'tol'} only")
+            raise ConfigError(f"path {self.path!r} takes {'steps' if self.path == 'fixed' else 'tol'} only")
 
     @property
     def label(self) -> str:
@@ -102,7 +103,7 @@ def _torchdyn_odeint() -> Callable:
         from torchdyn.numerics import odeint as torchdyn_odeint
     except ImportError as error:
         # torchdyn's own requirements pull torchvision, which does not import beside a CPU-only torch.
-        raise ValueError(f"path 'torchdyn' needs torchdyn, which does not import here ({error}); install it "
+        raise ConfigError(f"path 'torchdyn' needs torchdyn, which does not import here ({error}); install it "
                          f"without its dependencies (pip install --no-deps torchdyn==1.0.6, then each missing "
                          f"import the same way) or drop the path") from None
     return torchdyn_odeint
@@ -128,7 +129,7 @@ class ExternalSolve(nn.Module):
     def __init__(self, model: nn.Module, path: str, tol: float):
         super().__init__()
         if not isinstance(model, ODEModel):
-            raise ValueError(f"the {path} path needs an encoder -> block -> readout model; "
+            raise ConfigError(f"the {path} path needs an encoder -> block -> readout model; "
                              f"{type(model).__name__} is not one")
         self.model, self.path, self.tol = model, path, tol
         # Evaluations since the step began, and how many of them the forward solve made.

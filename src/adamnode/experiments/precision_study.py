@@ -13,6 +13,7 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
+from ..errors import ConfigError
 from ..solve import SolverError, SolverOptions
 from ..tasks.base import Split, Task
 from .precision import (COSTS, ERRORS, EXTERNAL_SOLVES, Batch, Measurement, Variant, build_variant, measure,
@@ -22,7 +23,7 @@ from .precision import (COSTS, ERRORS, EXTERNAL_SOLVES, Batch, Measurement, Vari
 def fixed_batches(split: Split, count: int, size: int, seed: int) -> list[Batch]:
     """``count`` disjoint batches of ``size`` drawn from ``split`` by ``seed``, the same for every model."""
     if count * size > len(split):
-        raise ValueError(f"--batches {count} x --batch-size {size} needs {count * size} examples; "
+        raise ConfigError(f"--batches {count} x --batch-size {size} needs {count * size} examples; "
                          f"the training split has {len(split)}")
     order = torch.randperm(len(split), generator=torch.Generator().manual_seed(seed)).to(split.inputs.device)
     return [split.batch(order[k * size:(k + 1) * size]) for k in range(count)]

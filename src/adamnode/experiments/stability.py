@@ -38,6 +38,7 @@ from ..models.family import augmentation, check_model_name, default_interval, fi
 from ..models.nesterov import nesterov_scale
 from ..nets.driven import DrivenNet, InputSignal
 from ..solve import ODEBlock, SolverError
+from ..errors import ConfigError
 
 FIRST_SAMPLES = 1000
 SCALE = 100.0
@@ -101,9 +102,9 @@ class StabilityResult:
 
 def check_horizon(horizon: int, samples: int) -> None:
     if not isinstance(horizon, int) or horizon < 1:
-        raise ValueError(f"horizon (--horizon) must be a positive whole number of samples, got {horizon!r}")
+        raise ConfigError(f"horizon (--horizon) must be a positive whole number of samples, got {horizon!r}")
     if horizon > samples - 1:
-        raise ValueError(f"horizon {horizon} is longer than the record: t = 0..{horizon} needs {horizon + 1} "
+        raise ConfigError(f"horizon {horizon} is longer than the record: t = 0..{horizon} needs {horizon + 1} "
                          f"samples, the test uses {samples}; choose --horizon {samples - 1} or less")
 
 
@@ -112,18 +113,18 @@ def check_settings(models, inits: int, horizon: int, tol: float, hidden: int, st
     """The canonical model names; ``ValueError`` naming the first bad setting."""
     check_horizon(horizon, samples)
     if not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed (--seed) must be a non-negative whole number, got {seed!r}")
+        raise ConfigError(f"seed (--seed) must be a non-negative whole number, got {seed!r}")
     for name, value in (("inits", inits), ("hidden", hidden), ("step_budget", step_budget)):
         if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} (--{name.replace('_', '-')}) must be a positive whole number, got {value!r}")
+            raise ConfigError(f"{name} (--{name.replace('_', '-')}) must be a positive whole number, got {value!r}")
     if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol > 0):
-        raise ValueError(f"tol (--tol) must be a positive number, got {tol!r}")
+        raise ConfigError(f"tol (--tol) must be a positive number, got {tol!r}")
     try:
         models = [check_model_name(name) for name in models]
     except ValueError as error:
-        raise ValueError(f"{error} (--models)") from None
+        raise ConfigError(f"{error} (--models)") from None
     if not models:
-        raise ValueError("choose at least one model (--models)")
+        raise ConfigError("choose at least one model (--models)")
     return models
 
 

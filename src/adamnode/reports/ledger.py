@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from ..training.errors import ConfigError
+from ..errors import ConfigError
 from ..training.metrics import write_metrics
 
 #: What ``write_ledger`` writes: ``str(int)``, ``repr(float)`` (``nan``, ``inf`` where allowed).

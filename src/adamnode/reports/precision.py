@@ -12,6 +12,7 @@ import json
 import math
 from pathlib import Path
 
+from ..errors import DamagedFile
 from ..files import write_text
 from .precision_plots import plot_work_precision, resolution
 
@@ -49,7 +50,7 @@ def read_precision(folder: Path) -> dict:
                 and isinstance(record["settings"], dict)):
             raise TypeError("rows, references or settings of the wrong type")
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"{path} is damaged ({' '.join(str(error).split())}); run the study again") from None
+        raise DamagedFile(f"{path} is damaged ({' '.join(str(error).split())}); run the study again") from None
     return record
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..training.comparison import read_comparison
-from ..training.errors import ConfigError
+from ..errors import ConfigError, DamagedFile
 from ..files import read_json
 from ..training.metrics import METRICS_FILE, read_metrics
 from ..training.run import COMPARISON_FILE, CONFIG_FILE, SUMMARY_FILE
@@ -58,7 +58,7 @@ def load_run(path: Path) -> RunRecord:
             raise ValueError(f"{path / SUMMARY_FILE}: not a summary with a status")
         steps = read_steps(path / STEPS_FILE) if (path / STEPS_FILE).exists() else []
     except (OSError, ValueError, KeyError) as error:
-        raise ConfigError(f"{path} holds a damaged run record ({' '.join(str(error).split())}); "
+        raise DamagedFile(f"{path} holds a damaged run record ({' '.join(str(error).split())}); "
                           "rerun it with --overwrite") from None
     return RunRecord(path, description["settings"], description["metric"], description["parameters"], history, summary,
                      steps, tuple(description.get("extra_metrics", ())))

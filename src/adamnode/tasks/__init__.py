@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 
 from .base import Split, Task
+from ..errors import ConfigError
 
 _TASK_CLASSES = {
     "spheres": "adamnode.tasks.spheres:SpheresTask",
@@ -22,7 +23,7 @@ def get_task(name: str) -> Task:
     """A fresh instance of the task called ``name``."""
     key = str(name).lower()
     if key not in _TASK_CLASSES:
-        raise ValueError(f"unknown task {name!r}; choose from {', '.join(TASK_NAMES)}")
+        raise ConfigError(f"unknown task {name!r}; choose from {', '.join(TASK_NAMES)}")
     module, cls = _TASK_CLASSES[key].split(":")
     return getattr(importlib.import_module(module), cls)()
 

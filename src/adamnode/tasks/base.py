@@ -16,6 +16,7 @@ from torch import nn
 from ..models.family import MODEL_NAMES
 from ..nets.sizing import count_parameters
 from ..solve import SolverOptions
+from ..errors import ConfigError
 
 
 @dataclass
@@ -27,7 +28,7 @@ class Split:
 
     def __post_init__(self):
         if len(self.inputs) != len(self.targets):
-            raise ValueError(f"inputs ({len(self.inputs)}) and targets ({len(self.targets)}) differ in length")
+            raise ConfigError(f"inputs ({len(self.inputs)}) and targets ({len(self.targets)}) differ in length")
 
     def __len__(self) -> int:
         return len(self.inputs)

@@ -24,6 +24,7 @@ from ..nets.images import CIFAR10, MNIST, ImageDataset, image_classifier
 from ..nets.ode_model import ODEModel
 from ..solve import SolverOptions
 from .base import Split, Task
+from ..errors import ConfigError
 
 SUBSET_SEED = 20220714
 
@@ -33,7 +34,7 @@ def fixed_subset(total: int, size: int | None, what: str) -> torch.Tensor | None
     if not size:
         return None
     if not isinstance(size, int) or size < 0 or size > total:
-        raise ValueError(f"{what} must be an integer between 1 and {total} (0 or None: all), got {size!r}")
+        raise ConfigError(f"{what} must be an integer between 1 and {total} (0 or None: all), got {size!r}")
     generator = torch.Generator().manual_seed(SUBSET_SEED)
     return torch.randperm(total, generator=generator)[:size].sort().values
 

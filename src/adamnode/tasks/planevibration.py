@@ -40,6 +40,7 @@ from torch import nn
 from ..data.f16 import CHANNELS, read_f16
 from .base import Split
 from .sequences import PAPER_SETTINGS, SequenceTask, random_subset, spread_subset
+from ..errors import ConfigError
 
 FORECAST = 30
 #: Time units per sample. At one unit per sample the untrained heavy-ball models' state grew to 1e29
@@ -108,7 +109,7 @@ def window_starts(rows: int, window: int, stride: int) -> dict[str, torch.Tensor
         step = span if name == "test" else stride
         starts[name] = torch.arange(begin, end - span + 1, step)
         if not len(starts[name]):
-            raise ValueError(f"the {name} part ({end - begin} samples) is shorter than one window of {span}")
+            raise ConfigError(f"the {name} part ({end - begin} samples) is shorter than one window of {span}")
     return starts
 
 

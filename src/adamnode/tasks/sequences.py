@@ -19,6 +19,7 @@ from ..nets.sequence import ODERNN, TimedSequenceModel
 from ..nets.sizing import count_built, matched_width
 from ..solve import SolverOptions
 from .base import Task
+from ..errors import ConfigError
 
 REFERENCE_MODEL = "hbnode"
 SUBSET_SEED = 20211206
@@ -100,7 +101,7 @@ class SequenceTask(Task):
         merged = {**self.defaults, **settings}
         for key in ("window", "stride", "hidden", "width"):
             if isinstance(merged[key], bool) or not isinstance(merged[key], int) or merged[key] < 1:
-                raise ValueError(f"{self.name} setting {key!r} must be a positive integer, got {merged[key]!r}")
+                raise ConfigError(f"{self.name} setting {key!r} must be a positive integer, got {merged[key]!r}")
         return merged
 
 
@@ -119,6 +120,6 @@ def _checked_size(size: int | None, total: int, what: str, task: str) -> int:
     if not size:
         return total
     if size > total:
-        raise ValueError(f"{what} {size} is more than the {total} {task} windows available; choose at most {total} "
+        raise ConfigError(f"{what} {size} is more than the {total} {task} windows available; choose at most {total} "
                          "(or shorter windows or a smaller stride)")
     return size

@@ -51,6 +51,7 @@ from ..nets.sizing import count_built, matched_width
 from ..solve import ODEBlock, SolverOptions
 from .base import Split, Task
 from .sequences import random_subset, spread_subset
+from ..errors import ConfigError
 
 TRAIN_SAMPLES = (0, 40_400)
 TEST_SAMPLES = (40_650, 127_400)
@@ -123,7 +124,7 @@ def _assemble(model: str, width: int, solver: SolverOptions, settings: dict[str,
     inputs, outputs = kind.f_features(state)
     field = kind(DrivenNet(driven_mlp(inputs, outputs, width)), **options)
     if solver.steer > 0:
-        raise ValueError("--steer draws each training solve's end, but the silverbox model reads its state at every "
+        raise ConfigError("--steer draws each training solve's end, but the silverbox model reads its state at every "
                          "sample of the horizon (a trajectory); run it without --steer")
     t0 = default_interval(model)[0]
     ode = ODEBlock(field, t0=t0, t1=t0 + settings["horizon"], options=solver)
@@ -144,6 +145,6 @@ def _settings(task: Task, settings: dict[str, Any]) -> dict[str, Any]:
     merged = {**task.defaults, **settings}
     for key in ("past", "horizon", "stride", "hidden", "width"):
         if not isinstance(merged[key], int) or merged[key] < 1:
-            raise ValueError(f"silverbox setting {key!r} must be a positive integer, got {merged[key]!r}")
+            raise ConfigError(f"silverbox setting {key!r} must be a positive integer, got {merged[key]!r}")
     return merged
 

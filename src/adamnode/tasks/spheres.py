@@ -33,6 +33,7 @@ from ..nets import ODEModel
 from ..nets.sizing import count_built, matched_width
 from ..solve import ODEBlock, SolverOptions
 from .base import Split, Task
+from ..errors import ConfigError
 
 CLASSES = 2
 
@@ -104,7 +105,7 @@ class SpheresTask(Task):
         for key, total in (("train_subset", len(train)), ("test_subset", len(test))):
             if (settings.get(key) or 0) > total:
                 split = key.split("_")[0]
-                raise ValueError(f"{key} {settings[key]} is more than the {total} spheres {split} points; choose "
+                raise ConfigError(f"{key} {settings[key]} is more than the {total} spheres {split} points; choose "
                                  f"at most {total}, or set n_{split} (config file) to generate more")
         # The points are i.i.d., so the first ones are as fair a subset as any.
         return (train.first(settings.get("train_subset")).to(device),
@@ -134,9 +135,9 @@ def _assemble(model: str, width: int, solver: SolverOptions, settings: dict[str,
 def _check(settings: dict[str, Any]) -> None:
     for key in ("dim", "n_train", "n_test", "width", "augment_dim"):
         if settings[key] < 1:
-            raise ValueError(f"spheres setting {key!r} must be at least 1, got {settings[key]}")
+            raise ConfigError(f"spheres setting {key!r} must be at least 1, got {settings[key]}")
     if not 0 < settings["r1"] < settings["r2"] < settings["r3"]:
-        raise ValueError(f"spheres radii must satisfy 0 < r1 < r2 < r3, got r1={settings['r1']}, "
+        raise ConfigError(f"spheres radii must satisfy 0 < r1 < r2 < r3, got r1={settings['r1']}, "
                          f"r2={settings['r2']}, r3={settings['r3']}")
     if min(settings["n_train"], settings["n_test"]) < CLASSES:
-        raise ValueError("spheres n_train and n_test must be at least 2 (one point per class)")
+        raise ConfigError("spheres n_train and n_test must be at least 2 (one point per class)")

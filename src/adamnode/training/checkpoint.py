@@ -16,7 +16,7 @@ import torch
 
 from ..files import atomic_write
 from .checkpoint_fields import field_problem
-from .errors import CheckpointError
+from ..errors import CheckpointError
 
 CHECKPOINT_FILE = "checkpoint.pt"
 FORMAT = "adamnode-checkpoint"

@@ -20,7 +20,7 @@ from typing import Any
 from ..solve import SolverOptions
 from ..tasks import DEFAULT_TASK, Task, get_task
 from . import model_options as field_options
-from .errors import ConfigError
+from ..errors import ConfigError
 
 if sys.version_info >= (3, 11):
     import tomllib

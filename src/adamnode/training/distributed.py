@@ -19,7 +19,7 @@ import torch.distributed as dist
 from torch import nn
 
 from ..solve import SolverError
-from .errors import ConfigError
+from ..errors import ConfigError
 
 
 def launched() -> bool:

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from ..files import read_json, temporaries, write_json
-from .errors import ConfigError, FolderBusy
+from ..errors import ConfigError, DamagedFile, FolderBusy
 from .runtime import is_main_process
 
 try:
@@ -96,8 +96,8 @@ def read_manifest(folder: Path) -> dict | None:
     return manifest
 
 
-def _damaged(path: Path, reason: str) -> ConfigError:
-    return ConfigError(f"{path} is damaged ({reason}); without it adamnode cannot tell its files from yours, "
+def _damaged(path: Path, reason: str) -> DamagedFile:
+    return DamagedFile(f"{path} is damaged ({reason}); without it adamnode cannot tell its files from yours, "
                        "so delete the folder yourself or choose another --out")
 
 

@@ -13,7 +13,7 @@ import typing
 from typing import Any, Iterable
 
 from ..models.family import field_class
-from .errors import ConfigError
+from ..errors import ConfigError
 
 FLAG = "--model-option"
 _TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string"}

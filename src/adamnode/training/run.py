@@ -14,7 +14,7 @@ from ..tasks.base import Task
 from .checkpoint import CHECKPOINT_FILE, load_checkpoint
 from .config import TrainConfig, config_from_settings, flag, one_line
 from .distributed import on_main, process_group, world_size
-from .errors import CheckpointError, ConfigError, Diverged, Interrupted, RunError
+from ..errors import CheckpointError, ConfigError, Diverged, Interrupted, RunError
 from .folders import check_output, read_manifest, replace_output, writing
 from .interrupt import deferred_interrupt
 from .metrics import METRICS_FILE

@@ -13,7 +13,7 @@ import sys
 import torch
 
 from .distributed import local_device, rank
-from .errors import ConfigError
+from ..errors import ConfigError
 
 
 def is_main_process() -> bool:

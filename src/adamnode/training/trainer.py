@@ -26,7 +26,7 @@ from ..tasks.base import Split, Task
 from .checkpoint import CHECKPOINT_FILE, save_checkpoint
 from .config import TrainConfig
 from .distributed import all_sum, data_parallel, shard, shared_failure, stripe, world_size
-from .errors import CheckpointError, Diverged
+from ..errors import CheckpointError, Diverged
 from .interrupt import StopRequest
 from .metrics import METRICS_FILE, EvaluationCounter, Totals, metric_columns, write_metrics
 from .rng import capture_rng, restore_rng, seed_everything
