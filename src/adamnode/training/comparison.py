@@ -15,7 +15,7 @@ from ..tasks import get_task
 from .checkpoint import CHECKPOINT_FILE
 from .config import TrainConfig, config_from_settings
 from .distributed import barrier
-from .errors import ConfigError, Interrupted, RunError
+from ..errors import ConfigError, DamagedFile, Interrupted, RunError
 from .folders import check_output, child, folder_lock, replace_output
 from .processes import NotStarted, ProcessLost, in_processes
 from .run import COMPARISON_FILE, RESUMABLE_CHANGES, SUMMARY_FILE, resumed_config, train_run, with_resume_changes
@@ -42,10 +42,10 @@ def read_comparison(out: Path) -> dict:
         raise ConfigError(f"{out} is not a comparison folder (no {COMPARISON_FILE}); give the --out folder "
                           "of adamnode compare") from None
     except (OSError, json.JSONDecodeError) as error:
-        raise ConfigError(f"{path} is damaged ({error}); start again with --overwrite") from None
+        raise DamagedFile(f"{path} is damaged ({error}); start again with --overwrite") from None
     problem = _comparison_problem(saved)
     if problem:
-        raise ConfigError(f"{path} is damaged or altered ({problem}); restore it or start again with --overwrite")
+        raise DamagedFile(f"{path} is damaged or altered ({problem}); restore it or start again with --overwrite")
     for name in saved["runs"]:
         child(Path(out), name, str(path))
     return saved
@@ -253,7 +253,7 @@ def read_record(path: Path, keys: tuple[str, ...]) -> dict:
         record, problem = None, " ".join(str(error).split())
     missing = [key for key in keys if problem is None and key not in record]
     if problem or missing:
-        raise ConfigError(f"{path} is damaged ({problem or 'no ' + ', '.join(missing)}); delete it to run that "
+        raise DamagedFile(f"{path} is damaged ({problem or 'no ' + ', '.join(missing)}); delete it to run that "
                           "run again, or start the comparison again with --overwrite")
     return record
 
