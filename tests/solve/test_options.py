@@ -74,3 +74,49 @@ def test_half_precision_is_refused_by_adaptive_solvers_and_works_with_fixed_step
     reference = ODEBlock(field, method="rk4", step_size=0.25, gradient="direct", seminorm=False)(z0.float())
     assert z1.dtype == torch.float16
     torch.testing.assert_close(z1.float(), reference, rtol=1e-2, atol=1e-2)
+
+
+def test_an_f_whose_output_changes_shape_after_its_first_call_is_refused_at_that_call():
+    calls = []
+
+    def f(t, h):
+        calls.append(1)
+        return h if len(calls) < 3 else h[:1]  # [1, d] from the third evaluation on: would broadcast
+
+    block = ODEBlock(HBNODE(f), gradient="direct")
+    with pytest.raises(ValueError, match=r"must return the shape of h \(4, 3\), returned \(1, 3\)"):
+        block(block.initial_state(torch.randn(4, 3)))
+    assert len(calls) == 3
+
+
+@pytest.mark.parametrize("tol", [0.0, 1e-300, 1e-13, 1.5, 1e300])
+def test_tolerances_outside_their_range_are_refused_by_the_options_with_the_reason(tol):
+    for name in ("rtol", "atol"):
+        with pytest.raises(ValueError, match=rf"{name} must lie in \[1e-12, 1\], got .*: below it no floating-point "
+                                             "solve can meet the tolerance, above it the error control accepts"):
+            SolverOptions(**{name: tol})
+    SolverOptions(rtol=1e-12, atol=1.0)
+
+
+def test_seminorm_with_the_adjoint_of_a_fixed_step_method_is_refused_by_the_options():
+    with pytest.raises(ValueError, match="seminorm applies to adaptive methods only; pass seminorm=False"):
+        SolverOptions(method="rk4", step_size=0.25, gradient="adjoint")
+    SolverOptions(method="rk4", step_size=0.25, gradient="adjoint", seminorm=False)
+    SolverOptions(method="rk4", step_size=0.25)  # the seminorm belongs to the adjoint: ignored elsewhere
+
+
+def test_a_huge_step_budget_steps_lazily_instead_of_listing_every_fixed_step():
+    class Stop(Exception):
+        pass
+
+    calls = []
+
+    def f(t, h):
+        calls.append(1)
+        if len(calls) > 400:
+            raise Stop
+        return -h
+
+    block = ODEBlock(NODE(f), method="rk4", step_size=1e-9, step_budget=10**12, gradient="direct")
+    with pytest.raises(Stop):  # a billion steps begin at once, holding one state at a time
+        block(block.initial_state(torch.ones(1, 3)))

@@ -126,9 +126,13 @@ class ODEBlock(nn.Module):
         else:
             self.field.validate_layout(z0)
         if z0.dtype in _HALF and settings.adaptive:
-            raise ValueError(f"the adaptive solvers cannot integrate a {z0.dtype} state (their error norms and "
-                             "first-step estimate overflow in half precision); cast it with z0.float() and the "
-                             "output back, or use a fixed-step method")
+            if not torch.is_autocast_enabled(z0.device.type):
+                raise ValueError(f"the adaptive solvers cannot integrate a {z0.dtype} state (their error norms and "
+                                 "first-step estimate overflow in half precision); cast it with z0.float() and the "
+                                 "output back, use a fixed-step method, or run under torch.autocast")
+            # Under autocast f runs in low precision; the state, its error control and the step sizes
+            # stay in float32, and the result comes back in the input's precision.
+            return self.forward(z0.float(), times, args, options).to(z0.dtype)
         self._penalty = z0.new_zeros(())
         self.stats.start_solve()
         t, end = self._times(z0, times, settings)
@@ -158,8 +162,8 @@ class ODEBlock(nn.Module):
         # The adjoint of a trajectory runs one backward solve per output interval, and one remembered
         # size would start all of them, whatever their lengths: those start cold.
         record = (warm, warm and adjoint and len(t) == 2)
-        forward_start = self.step_memory.start(FORWARD) if record[FORWARD] else None
-        backward_start = self.step_memory.start(BACKWARD) if record[BACKWARD] else None
+        forward_start = self.step_memory.start(FORWARD) if record[FORWARD.value] else None
+        backward_start = self.step_memory.start(BACKWARD) if record[BACKWARD.value] else None
         # With a regulariser the solver integrates the flat [z, r_K, r_J] (see solve.regularise).
         y0 = z0 if regulariser is None else regulariser.augment(z0)
         params = (*self.field.parameters(), *(self._params or ()), *_tensors(args))

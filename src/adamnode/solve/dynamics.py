@@ -65,7 +65,7 @@ class Dynamics:
             self.callback_reject_step_adjoint = lambda t0, y0, dt: self.on_reject(Direction.BACKWARD)
 
     def __call__(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        self.stats.add(_NFE[self.direction])
+        self.stats.add(_NFE[self.direction.value])
         inputs = (t, z) if self.args is None else (t, z, self.args)
         try:
             if self.direction is Direction.BACKWARD and self._rebound():
@@ -101,11 +101,11 @@ class Dynamics:
                                "(non-finite gradients)", Direction.BACKWARD)
 
     def on_step(self, direction: Direction, t0: torch.Tensor | float, dt: torch.Tensor | float) -> None:
-        self.stats.add(_STEPS[direction])
-        self.steps[direction] += 1
+        self.stats.add(_STEPS[direction.value])
+        self.steps[direction.value] += 1
         self.step_derivatives = []
         self.last_t, self.last_dt = t0, dt
-        if self.steps[direction] > self.step_budget:
+        if self.steps[direction.value] > self.step_budget:
             raise self.failure(FailureKind.STEP_BUDGET, f"more than step_budget={self.step_budget} steps", direction)
         # torchdiffeq would stop here with a bare AssertionError; raise ours with the diagnosis.
         if self.adaptive and bool(t0 + dt == t0):
@@ -121,15 +121,15 @@ class Dynamics:
         self.stats.add(Counter.STEPS_BACKWARD)
 
     def on_reject(self, direction: Direction) -> None:
-        self.stats.add(_REJECTED[direction])
+        self.stats.add(_REJECTED[direction.value])
 
     def on_accept(self, direction: Direction, dt: torch.Tensor | float) -> None:
         # A trial step that overflows to Inf makes torchdiffeq's error scale Inf and its error
         # ratio 0, so it would be accepted and pass NaN on (seen with an oversized first step).
         if self.step_derivatives and not _all_finite(self.step_derivatives):
             raise self.failure(FailureKind.NON_FINITE_FIELD, "non-finite derivative in an accepted step", direction)
-        self.accepted[direction] += 1
-        if self.record[direction] and self.accepted[direction] == 1:
+        self.accepted[direction.value] += 1
+        if self.record[direction.value] and self.accepted[direction.value] == 1:
             # The first accepted step, not the controller's larger proposal after it: remembering
             # proposals ratchets the start up by up to 10x per solve, past where dopri5's error
             # estimate means anything (docs/results/benchmarks/warm_accuracy.md).
@@ -141,8 +141,8 @@ class Dynamics:
             kind, t = FailureKind.NON_FINITE_FIELD, self.last_eval_t
             reason = "non-finite derivative (the vector field returned NaN or Inf)"
         return SolverError(kind, reason, t=_as_float(t), dt=_as_float(self.last_dt),
-                           nfe=self.stats.current(_NFE[direction]), phase=direction.phase, method=self.method,
-                           warm_started=self.warm[direction])
+                           nfe=self.stats.current(_NFE[direction.value]), phase=direction.phase, method=self.method,
+                           warm_started=self.warm[direction.value])
 
 
 def _all_finite(tensors: list[torch.Tensor]) -> bool:

@@ -33,15 +33,15 @@ class StepMemory(nn.Module):
 
     def start(self, direction: Direction) -> torch.Tensor | None:
         """The size to begin ``direction``'s solve with, or None for torchdiffeq's own guess."""
-        size = self.sizes[direction]
+        size = self.sizes[direction.value]
         # A copy: the solve that starts from it records its successor into the same slot.
         return size.clone() if bool(size > 0) else None
 
     def record(self, direction: Direction, size: torch.Tensor | float) -> None:
-        self.sizes[direction].fill_(float(size))
+        self.sizes[direction.value].fill_(float(size))
 
     def forget(self, direction: Direction) -> None:
-        self.sizes[direction].zero_()
+        self.sizes[direction.value].zero_()
 
     def extra_repr(self) -> str:
         return ", ".join(f"{d.phase}={float(self.sizes[d]):.3g}" for d in Direction)

@@ -56,11 +56,11 @@ class SolveStats:
         self._solves += 1
 
     def add(self, counter: Counter, amount: int = 1) -> None:
-        self._last[counter] += amount
+        self._last[counter.value] += amount
 
     def current(self, counter: Counter) -> int:
         """``counter`` of the solve under way (or the last one)."""
-        return self._last[counter]
+        return self._last[counter.value]
 
     def reset(self) -> None:
         # The last solve's counts, and everything before it; totals are their sum.

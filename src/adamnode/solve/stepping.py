@@ -172,6 +172,9 @@ def _keep(trace: Trace | None, t: float, h: float, y: torch.Tensor, k1: torch.Te
         trace.sizes.append(h)
 
 
+# Dynamo would break its graph at every step's sync and recompile for every new step size: under
+# torch.compile the adaptive loop runs eagerly (the model around it still compiles).
+@torch.compiler.disable
 def _adaptive(func, y0, times, clock, tableau, control, monitor, direction, trace, check_finite):
     norm = control.norm or rms
     t, y = times[0], y0
