@@ -4,16 +4,14 @@ the file, the line and the column. The claims study's own ledger columns are use
 
 from __future__ import annotations
 
-import importlib.util
 import random
 from pathlib import Path
 
 import pytest
 
-from adamnode.reports.ledger import read_ledger, write_ledger
+from adamnode.studies.ledger import read_ledger, write_ledger
 from adamnode.training.errors import ConfigError
 
-CLAIMS = Path(__file__).resolve().parents[2] / "docs" / "results" / "claims" / "collect.py"
 HEADER = "model,seed,train_loss,test_metric,nfe_forward,nfe_backward,late_loss"
 ROW = {"model": "adamnode", "seed": "7", "train_loss": "1.0", "test_metric": "0.88", "nfe_forward": "20.0",
        "nfe_backward": "20.0", "late_loss": "0.43"}
@@ -21,11 +19,10 @@ ROW = {"model": "adamnode", "seed": "7", "train_loss": "1.0", "test_metric": "0.
 
 @pytest.fixture(scope="module")
 def columns():
-    """The claims study's ledger columns, as its script declares them."""
-    spec = importlib.util.spec_from_file_location("claims_collect", CLAIMS)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.LEDGER
+    """The claims study's ledger columns, as its module declares them."""
+    from adamnode.studies import claims
+
+    return claims.LEDGER
 
 
 def ledger(folder: Path, **cells) -> Path:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # AdamNODE's rates: each (beta1, beta2) pair with the rates learned and fixed, 3 seeds each, one
 # comparison folder per setting under $OUT (default runs/rates).
-# Then docs/results/rates/collect.py tabulates them and measures m's drift on the trained models.
+# Then python -m adamnode.studies.rates tabulates them and measures m's drift on the trained models.
 #
 # TASK (default spheres) and EXTRA (more compare options, default "--threads 1") choose the study;
 # JOBS (default 1) comparisons run at a time. The MNIST half, as the claims study's budget:

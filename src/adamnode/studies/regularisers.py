@@ -1,28 +1,32 @@
-"""Tabulate and plot the regulariser comparison from the four `adamnode compare` folders.
+"""Tabulate and plot the regulariser comparison from the four ``adamnode compare`` folders.
 
-Usage: python docs/results/regularisers/tabulate.py runs/regularisers > table.md
-Reads <root>/<variant>/<model>-seed<k>/metrics.csv; writes nfe.png beside this script.
+    python -m adamnode.studies.regularisers runs/regularisers > table.md
+
+Reads the runs of ``ROOT/<variant>`` (one comparison per variant) through ``adamnode.reports``;
+``--plots DIR`` also draws nfe.png into DIR.
 """
 
-import csv
-import statistics
-import sys
-from pathlib import Path
+from __future__ import annotations
 
+import argparse
+import statistics
+from pathlib import Path
+from typing import Sequence
+
+from ..reports import find_runs
+
+PROG = "python -m adamnode.studies.regularisers"
 VARIANTS = ["none", "kinetic-jacobian", "steer", "both"]
 MODELS = ["adamnode", "hbnode", "node", "anode"]
 
 
-def rows(path: Path) -> list[dict]:
-    with open(path, newline="") as stream:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(stream)]
-
-
 def load(root: Path) -> dict:
-    runs = {}
+    """(variant, model) -> each seed's metrics history, in seed order."""
+    runs: dict = {(variant, model): [] for variant in VARIANTS for model in MODELS}
     for variant in VARIANTS:
-        for model in MODELS:
-            runs[variant, model] = [rows(p / "metrics.csv") for p in sorted((root / variant).glob(f"{model}-seed*"))]
+        for run in sorted(find_runs(root / variant), key=lambda run: run.seed):
+            if run.model in MODELS:
+                runs[variant, run.model].append(run.history)
     return runs
 
 
@@ -30,7 +34,7 @@ def mean(values):
     return statistics.fmean(values)
 
 
-def main(root: Path) -> None:
+def main(root: Path, plots: Path | None = None) -> None:
     runs = load(root)
     print("| model | variant | NFE-F train | NFE-B train | NFE-F test (t1, no penalty) | NFE-F test, last epoch "
           "| train loss | test accuracy (min-max) | penalty | s/epoch |")
@@ -56,10 +60,11 @@ def main(root: Path) -> None:
             print(f"| {model} | {variant} | {nfe_f:.1f}{ratio(nfe_f, base[0])} | {nfe_b:.1f}{ratio(nfe_b, base[1])} "
                   f"| {test_f:.1f}{ratio(test_f, base[2])} | {test_last:.1f} | {loss:.4f} "
                   f"| {mean(accs):.3f} ({min(accs):.3f}-{max(accs):.3f}) | {penalty:.4f} | {seconds:.2f} |")
-    plot(runs)
+    if plots is not None:
+        plot(runs, plots / "nfe.png")
 
 
-def plot(runs: dict) -> None:
+def plot(runs: dict, path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -80,8 +85,16 @@ def plot(runs: dict) -> None:
     axes[0, 0].legend(fontsize=8)
     fig.suptitle("spheres, mean of 3 seeds")
     fig.tight_layout()
-    fig.savefig(Path(__file__).with_name("nfe.png"), dpi=80)
+    fig.savefig(path, dpi=80)
+
+
+def cli(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
+    parser.add_argument("root", type=Path, help="the folder holding one comparison per variant")
+    parser.add_argument("--plots", type=Path, help="folder to draw nfe.png into")
+    arguments = parser.parse_args(argv)
+    main(arguments.root, arguments.plots)
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    cli()

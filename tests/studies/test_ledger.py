@@ -2,7 +2,7 @@ from dataclasses import replace
 
 import pytest
 
-from adamnode.reports.ledger import FLAG, NAME, NON_NEGATIVE, SEED, read_ledger, repeated, write_ledger
+from adamnode.studies.ledger import FLAG, NAME, NON_NEGATIVE, SEED, read_ledger, repeated, write_ledger
 from adamnode.training.errors import ConfigError
 
 COLUMNS = {"model": NAME, "seed": SEED, "learned": FLAG, "loss": replace(NON_NEGATIVE, optional=True)}

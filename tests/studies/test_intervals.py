@@ -7,7 +7,7 @@ from statistics import NormalDist
 
 import pytest
 
-from adamnode.reports.intervals import bootstrap_difference, paired_difference, student_t_quantile, welch_difference
+from adamnode.studies.intervals import bootstrap_difference, paired_difference, student_t_quantile, welch_difference
 
 
 def test_groups_without_spread_give_the_difference_exactly():

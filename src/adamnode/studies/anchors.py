@@ -1,6 +1,6 @@
 """Our MNIST runs at the paper's settings beside the reference code's measured figures (SPEC section 6).
 
-    python docs/results/claims/anchors.py runs/paper-s7 runs/paper-anode-s7 runs/paper-node-s7
+    python -m adamnode.studies.anchors runs/paper-s7 runs/paper-anode-s7 runs/paper-node-s7
 
 The reference code, run unchanged, was measured on MNIST at batch 32, dopri5 at tol 1e-4 with the
 adjoint, over the first 400 training steps from seed 7: NFE-F and NFE-B per batch over steps
@@ -16,15 +16,18 @@ from __future__ import annotations
 import argparse
 import statistics
 from pathlib import Path
+from typing import Sequence
 
-from adamnode.reports import find_runs
+from ..reports import find_runs
+
+PROG = "python -m adamnode.studies.anchors"
 
 #: The reference code's figures (SPEC section 6): model -> (NFE-F, NFE-B, loss over the last 20 steps).
 REFERENCE = {"adamnode": (23.1, 23.9, 0.426), "hbnode": (20.2, 25.1, 0.387), "ghbnode": (25.0, 27.6, 0.433),
              "node": (29.8, 54.9, 0.510), "anode": (23.6, 41.1, 0.401), "sonode": (22.5, 24.8, 0.460)}
 #: The settings the reference figures were measured at, as our runs' config.json names them, and
 #: the logging interval that puts window ends on steps FIRST and LAST - LATE.
-SETTINGS = {"task": "mnist", "batch_size": 32, "method": "dopri5", "tol": 1e-4, "adjoint": True, "log_every": 10}
+SETTINGS = {"task": "mnist", "batch_size": 32, "method": "dopri5", "tol": 1e-4, "gradient": "adjoint", "log_every": 10}
 FIRST, LAST, LATE, EVERY = 20, 400, 20, 10
 
 
@@ -42,9 +45,10 @@ def main(folders: list[Path]) -> None:
     print("|---" * 8 + "|")
     for folder in folders:
         for run in find_runs(folder):
-            differing = {key: run.settings[key] for key, value in SETTINGS.items() if run.settings[key] != value}
+            settings = _settings(run.settings)
+            differing = {key: settings.get(key) for key, value in SETTINGS.items() if settings.get(key) != value}
             if differing:
-                raise SystemExit(f"anchors.py: {run.path} differs from the reference's settings in {differing}")
+                raise SystemExit(f"{PROG}: {run.path} differs from the reference's settings in {differing}")
             if run.model not in REFERENCE:
                 print(f"(skipped {run.path}: the reference was not measured for {run.model})")
                 continue
@@ -56,7 +60,18 @@ def main(folders: list[Path]) -> None:
                                                             zip(ours, theirs, (1, 1, 3))) + " |")
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def _settings(saved: dict) -> dict:
+    """A run's saved settings, with 0.1.0's ``adjoint`` flag read as the gradient path it chose."""
+    if "adjoint" in saved and "gradient" not in saved:
+        return {**saved, "gradient": "adjoint" if saved["adjoint"] else "direct"}
+    return saved
+
+
+def cli(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="+", type=Path, help="comparison or run folders with steps.csv")
-    main(parser.parse_args().folders)
+    main(parser.parse_args(argv).folders)
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,8 +1,8 @@
 """The claims' verdict table from MNIST comparison folders (their complete runs only) and earlier runs' ledgers.
 
-    python docs/results/claims/collect.py runs/mnist-a runs/mnist-b > docs/results/claims/verdict.md
-    python docs/results/claims/collect.py --plots docs/results/claims/mnist runs/mnist-a runs/mnist-b
-    python docs/results/claims/collect.py --ledger docs/results/claims/paper-runs.csv \
+    python -m adamnode.studies.claims runs/mnist-a runs/mnist-b > docs/results/claims/verdict.md
+    python -m adamnode.studies.claims --plots docs/results/claims/mnist runs/mnist-a runs/mnist-b
+    python -m adamnode.studies.claims --ledger docs/results/claims/paper-runs.csv \
         docs/results/claims/paper-runs.csv runs/paper-s8
 
 C1 "AdamNODE reaches the lowest training loss": each model's final training loss (the mean over
@@ -28,12 +28,15 @@ import statistics
 from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
+from typing import Sequence
 
-from adamnode.reports import find_runs
-from adamnode.reports.intervals import bootstrap_difference, paired_difference, welch_difference
-from adamnode.reports.ledger import NAME, NON_NEGATIVE, SEED, check_ledger_path, read_ledger, repeated, write_ledger
-from adamnode.reports.plots import plot_curves
-from adamnode.training.errors import ConfigError
+from ..errors import ConfigError
+from ..reports import find_runs
+from ..reports.plots import plot_curves
+from .intervals import bootstrap_difference, paired_difference, welch_difference
+from .ledger import NAME, NON_NEGATIVE, SEED, check_ledger_path, read_ledger, repeated, write_ledger
+
+PROG = "python -m adamnode.studies.claims"
 
 MIN_SEEDS = 3
 #: (metrics.csv column, header, digits); "test_metric" stands for the task's test metric.
@@ -51,7 +54,7 @@ CURVES = (("loss", "training loss (mean over each logged window)", True), ("nfe_
           ("nfe_backward", "NFE-B per batch", False))
 
 
-#: A ledger's columns and their domains (``adamnode.reports.ledger``): a run's identity and its
+#: A ledger's columns and their domains (``adamnode.studies.ledger``): a run's identity and its
 #: figures, losses and counts that cannot be negative (late_loss empty where the run logged no steps).
 LEDGER = {"model": NAME, "seed": SEED, **{key: NON_NEGATIVE for key, _, _ in COLUMNS},
           LATE_COLUMN[0]: replace(NON_NEGATIVE, optional=True)}
@@ -64,7 +67,7 @@ def main(sources: list[str], plots: Path | None, ledger: Path | None) -> None:
     twice = repeated(rows, ("model", "seed"))
     if twice:
         # A seed counted twice would narrow the spread and the intervals.
-        raise SystemExit(f"collect.py: {', '.join(f'{model} seed {seed}' for model, seed in twice)} completed in "
+        raise SystemExit(f"{PROG}: {', '.join(f'{model} seed {seed}' for model, seed in twice)} completed in "
                          "more than one source; give each run once")
     if plots is not None and complete:
         plots.mkdir(parents=True, exist_ok=True)
@@ -149,15 +152,19 @@ def figures(run) -> dict:
     return row
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def cli(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     parser.add_argument("sources", nargs="+", help="comparison folders, and ledgers (.csv) of earlier runs")
     parser.add_argument("--plots", type=Path, help="folder for the per-step curves (of the folders' runs)")
     parser.add_argument("--ledger", type=Path, help="write every counted run's figures to this .csv")
-    arguments = parser.parse_args()
+    arguments = parser.parse_args(argv)
     try:
         if arguments.ledger is not None:
             check_ledger_path(arguments.ledger)
         main(arguments.sources, arguments.plots, arguments.ledger)
     except ConfigError as error:
-        raise SystemExit(f"collect.py: {error}") from None
+        raise SystemExit(f"{PROG}: {error}") from None
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,7 +1,7 @@
 """AdamNODE's rates on a sequence task (F-16 plane vibration): one row per (beta1, beta2, learned).
 
-    python docs/results/rates/sequence.py runs/f16 --ledger docs/results/rates/f16-runs.csv
-    python docs/results/rates/sequence.py docs/results/rates/f16-runs.csv
+    python -m adamnode.studies.rates_sequence runs/f16 --ledger docs/results/rates/f16-runs.csv
+    python -m adamnode.studies.rates_sequence docs/results/rates/f16-runs.csv
 
 SOURCE: comparisons, folders of comparisons, or a ledger (.csv) that ``--ledger`` wrote. Per
 setting: the final epoch's train loss, test next-step MSE and test forecast MSE (mean +- sample sd
@@ -15,16 +15,19 @@ import argparse
 import statistics
 from collections import defaultdict
 from pathlib import Path
+from typing import Sequence
 
-from adamnode.models import AdamNODE
-from adamnode.reports import find_runs
-from adamnode.reports.intervals import paired_difference, welch_difference
-from adamnode.reports.ledger import FLAG, FRACTION, NON_NEGATIVE, SEED, check_ledger_path, read_ledger, write_ledger
-from adamnode.training.errors import ConfigError
-from collect import comparisons, refuse_repeats, setting  # this folder's collect.py
+from ..errors import ConfigError
+from ..models import AdamNODE
+from ..reports import find_runs
+from .intervals import paired_difference, welch_difference
+from .ledger import FLAG, FRACTION, NON_NEGATIVE, SEED, check_ledger_path, read_ledger, write_ledger
+from .rates import comparisons, refuse_repeats, setting
+
+PROG = "python -m adamnode.studies.rates_sequence"
 
 FIGURES = ("train_loss", "test_mse", "test_forecast_mse")
-#: A ledger's columns and their domains (``adamnode.reports.ledger``): the rates, from 0 to 1, and
+#: A ledger's columns and their domains (``adamnode.studies.ledger``): the rates, from 0 to 1, and
 #: the figures, mean squared errors.
 LEDGER = {"beta1": FRACTION, "beta2": FRACTION, "learned": FLAG, "seed": SEED, **{key: NON_NEGATIVE for key in FIGURES}}
 
@@ -38,7 +41,7 @@ def main(sources: list[Path], ledger: Path | None) -> None:
                 last = run.history[-1]
                 rows.append({"beta1": beta1, "beta2": beta2, "learned": learned, "seed": run.seed,
                              **{key: float(last[key]) for key in FIGURES}})
-    refuse_repeats(rows, ("beta1", "beta2", "learned", "seed"), "sequence.py")
+    refuse_repeats(rows, ("beta1", "beta2", "learned", "seed"), PROG)
     groups: dict[tuple, dict[int, dict]] = defaultdict(dict)
     for row in rows:
         groups[row["beta1"], row["beta2"], row["learned"]][row["seed"]] = row
@@ -68,14 +71,18 @@ def cell(values: list[float]) -> str:
     return f"{statistics.fmean(values):.4f}{spread}"
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def cli(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     parser.add_argument("sources", nargs="+", type=Path, help="comparisons, folders of comparisons, ledgers (.csv)")
     parser.add_argument("--ledger", type=Path, help="write every counted run's figures to this .csv")
-    arguments = parser.parse_args()
+    arguments = parser.parse_args(argv)
     try:
         if arguments.ledger is not None:
             check_ledger_path(arguments.ledger)
         main(arguments.sources, arguments.ledger)
     except ConfigError as error:
-        raise SystemExit(f"sequence.py: {error}") from None
+        raise SystemExit(f"{PROG}: {error}") from None
+
+
+if __name__ == "__main__":
+    cli()

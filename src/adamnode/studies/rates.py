@@ -1,6 +1,6 @@
 """Tabulate the rate study (study.sh) and measure how far AdamNODE's state moves on the trained models.
 
-    python docs/results/rates/collect.py [SOURCE ...] [--ledger FILE.csv] > docs/results/rates/results.md
+    python -m adamnode.studies.rates [SOURCE ...] [--ledger FILE.csv] > docs/results/rates/results.md
 
 SOURCE: a comparison, a folder of comparisons (study.sh's OUT; default runs/rates), or a ledger
 (.csv) that ``--ledger`` wrote: run folders do not outlive the machine they ran on, a run's row
@@ -23,18 +23,21 @@ import argparse
 import statistics
 from collections import defaultdict
 from pathlib import Path
+from typing import Sequence
 
 import torch
 from torch.nn import functional as F
 
-from adamnode.models import AdamNODE
-from adamnode.reports import find_runs
-from adamnode.reports.ledger import FLAG, FRACTION, NON_NEGATIVE, SEED, check_ledger_path, read_ledger, repeated, write_ledger
-from adamnode.tasks import get_task
-from adamnode.training.checkpoint import load_checkpoint
-from adamnode.training.config import config_from_settings
-from adamnode.training.errors import ConfigError
-from adamnode.training.run import COMPARISON_FILE
+from ..errors import ConfigError
+from ..models import AdamNODE
+from ..reports import find_runs
+from ..tasks import get_task
+from ..training.checkpoint import load_checkpoint
+from ..training.config import config_from_settings
+from ..training.run import COMPARISON_FILE
+from .ledger import FLAG, FRACTION, NON_NEGATIVE, SEED, check_ledger_path, read_ledger, repeated, write_ledger
+
+PROG = "python -m adamnode.studies.rates"
 
 #: Times at which the trajectory is sampled for the integral of h's speed.
 POINTS = 41
@@ -91,7 +94,7 @@ def setting(run) -> tuple[float, float, bool]:
     return float(options["beta1"]), float(options["beta2"]), bool(options["learn_betas"])
 
 
-#: A ledger's columns and their domains (``adamnode.reports.ledger``): the setting, the seed, then
+#: A ledger's columns and their domains (``adamnode.studies.ledger``): the setting, the seed, then
 #: the figures (rates and the accuracy from 0 to 1; losses, counts and norms not negative).
 LEDGER = {"beta1_start": FRACTION, "beta2_start": FRACTION, "learned": FLAG, "seed": SEED,
           "train_loss": NON_NEGATIVE, "test_accuracy": FRACTION, "nfe_forward": NON_NEGATIVE,
@@ -113,7 +116,7 @@ def main(sources: list[Path], ledger: Path | None) -> None:
                 beta1, beta2, learned = setting(run)
                 rows.append({"beta1_start": beta1, "beta2_start": beta2, "learned": learned, "seed": run.seed,
                              **final(run), **measure(run.path)})
-    refuse_repeats(rows, ("beta1_start", "beta2_start", "learned", "seed"), "collect.py")
+    refuse_repeats(rows, ("beta1_start", "beta2_start", "learned", "seed"), PROG)
     groups = defaultdict(list)
     for row in rows:
         groups[row["beta1_start"], row["beta2_start"], row["learned"]].append(row)
@@ -141,15 +144,19 @@ def seed_of(row: dict) -> int:
     return row["seed"]
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def cli(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     parser.add_argument("sources", nargs="*", type=Path, default=[Path("runs/rates")],
                         help="comparisons, folders of comparisons, ledgers (.csv)")
     parser.add_argument("--ledger", type=Path, help="write every counted run's figures to this .csv")
-    arguments = parser.parse_args()
+    arguments = parser.parse_args(argv)
     try:
         if arguments.ledger is not None:
             check_ledger_path(arguments.ledger)
         main(arguments.sources, arguments.ledger)
     except ConfigError as error:
-        raise SystemExit(f"collect.py: {error}") from None
+        raise SystemExit(f"{PROG}: {error}") from None
+
+
+if __name__ == "__main__":
+    cli()
