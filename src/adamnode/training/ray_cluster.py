@@ -17,9 +17,9 @@ content); a node that does not is refused in one line naming the node and the fo
 
 **Faults.** A task whose worker process dies (kill -9, out of memory, a lost node) is retried by Ray
 (``RETRIES`` times) and the retry resumes the run from its last checkpoint. Ctrl-C or SIGTERM to the
-driver asks every running task, through a small actor (``_Board``) that each polls, to stop after its
-current step with a checkpoint (a second signal: at once); tasks not started yet do not start, and
-``compare --resume DIR --backend ray`` goes on.
+driver asks every running task, through a small actor that each waits on (``ray_board.StopBoard``),
+to stop after its current step with a checkpoint (a second signal: at once); tasks not started yet
+do not start, and ``compare --resume DIR --backend ray`` goes on.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from .config import TrainConfig
 from .errors import ConfigError, Interrupted, RunError
 from .interrupt import SAME_REQUEST_SECONDS, STOP_SIGNALS, tell
 from .processes import NotStarted, ProcessLost, _portable
+from ..ray_board import StopBoard
 from .run import COMPARISON_FILE
 
 #: How the extra is installed, for the one-line error when Ray is missing.
@@ -167,7 +168,7 @@ class RayCluster:
         """Yield ``(position, outcome)`` for each call ``(config, resume, show_progress)`` of ``function``
         run as a Ray task, in the order they finish; as ``in_processes`` does on stops and early closing."""
         ray = self.ray
-        board = ray.remote(num_cpus=0, max_concurrency=100_000)(_Board).remote()
+        board = ray.remote(num_cpus=0, max_concurrency=100_000)(StopBoard).remote()
         task = ray.remote(_attempt)
         place = _place(calls)
         pending: dict[Any, int] = {}
@@ -335,42 +336,6 @@ def _first_line(error: BaseException) -> str:
 
 
 # --- on a worker ----------------------------------------------------------------------------------
-
-class _Board:
-    """A Ray actor (asynchronous: every running task waits on it at once): the driver's stop requests,
-    and how often each run has begun (a run that begins again is a retry after its worker died, and
-    resumes)."""
-
-    def __init__(self):
-        import asyncio
-
-        self.stops = 0
-        self.attempts: dict[int, int] = {}
-        self.changed = asyncio.Condition()
-
-    async def begin(self, position: int) -> int | None:
-        """This attempt's number, or None once a stop was asked for (the run does not start)."""
-        if self.stops:
-            return None
-        self.attempts[position] = self.attempts.get(position, 0) + 1
-        return self.attempts[position]
-
-    async def stop(self, count: int) -> None:
-        async with self.changed:
-            self.stops = max(self.stops, count)
-            self.changed.notify_all()
-
-    async def requests(self, known: int, seconds: float) -> int:
-        """The stop requests so far, as soon as there are more than ``known``, or after ``seconds``."""
-        import asyncio
-
-        async with self.changed:
-            try:
-                await asyncio.wait_for(self.changed.wait_for(lambda: self.stops > known), seconds)
-            except asyncio.TimeoutError:
-                pass
-            return self.stops
-
 
 def _attempt(function: Callable, config: TrainConfig, resume: bool, position: int, board, place) -> tuple:
     """One attempt at one run, in a Ray worker: ``("returned", summary)`` or ``("raised", exception)``."""
