@@ -36,8 +36,10 @@ SETTINGS = (*TINY, "--models", "node,hbnode", "--epochs", str(EPOCHS), "--thread
 @pytest.fixture(scope="module")
 def cluster():
     """The address of a Ray instance on 127.0.0.1 with 2 CPUs, for this module's tests."""
-    previous = os.environ.get(LOOPBACK_ONLY)
-    os.environ[LOOPBACK_ONLY] = "0"  # before ray is imported: its constants read it; the drivers inherit it
+    # Set before ray is imported (its constants read it), and inherited by the drivers; ray.init sets
+    # RAY_AUTH_MODE=token for them (Ray's default for a new instance). Both are put back afterwards.
+    previous = {name: os.environ.get(name) for name in (LOOPBACK_ONLY, "RAY_AUTH_MODE")}
+    os.environ[LOOPBACK_ONLY] = "0"
     import ray
 
     ray.init(address="local", _node_ip_address="127.0.0.1", num_cpus=2, include_dashboard=False,
@@ -47,10 +49,11 @@ def cluster():
         yield ray.get_runtime_context().gcs_address
     finally:
         ray.shutdown()
-        if previous is None:
-            del os.environ[LOOPBACK_ONLY]
-        else:
-            os.environ[LOOPBACK_ONLY] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @pytest.fixture(scope="module")
