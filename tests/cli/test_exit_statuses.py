@@ -49,3 +49,16 @@ def test_every_adamnode_error_class_has_a_status():
         kind = getattr(errors, name)
         if isinstance(kind, type) and issubclass(kind, BaseException):
             assert any(issubclass(kind, listed) for listed, _ in exit_statuses()), name
+
+
+def test_the_solver_flags_are_derived_from_solver_options_and_the_old_adjoint_flag_names_its_successor(capsys):
+    from adamnode.cli import main
+    from adamnode.cli.options import solver_help
+    from adamnode.training.config import SOLVER_KEYS
+
+    assert set(solver_help()) == set(SOLVER_KEYS) and all(solver_help().values())
+    for old in ("--adjoint", "--no-adjoint"):
+        with pytest.raises(SystemExit) as stop:
+            main(["train", "--model", "node", old])
+        line = capsys.readouterr().err.strip()
+        assert stop.value.code == USAGE_ERROR and f"{old} is gone; use --gradient adjoint" in line

@@ -177,7 +177,7 @@ def test_the_trainer_redoes_nothing_a_failed_backward_fails_the_run(tmp_path, mo
 def test_a_resumed_run_keeps_its_warm_start_setting(tmp_path):
     train_run(config(epochs=1, warm_start=True), tmp_path / "run", show_progress=False, log=None)
     resumed, _ = resumed_config(tmp_path / "run", {"epochs": 2})
-    assert resumed.warm_start and not config().warm_start
+    assert resumed.solver.warm_start and not config().solver.warm_start
     with pytest.raises(ConfigError, match="--warm-start cannot change"):
         resumed_config(tmp_path / "run", {"epochs": 2, "warm_start": False})
 

@@ -7,6 +7,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from ..reports import render
+from ..store import RESULTS_CSV, RESULTS_MD
 from ..tasks import get_task
 from ..training import model_options
 from ..training.comparison import (LocalProcesses, check_comparison, run_comparison, saved_comparison,
@@ -38,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "RAY_ADDRESS names, else the last started on this node); default: a Ray instance "
                              "started on this machine for the comparison, on 127.0.0.1 only")
     add_training_options(parser, exclude=("model",))
-    parser.epilog = ("Each run goes to OUT/<model>-seed<k>; OUT gets results.csv, results.md and PNG plots "
+    parser.epilog = (f"Each run goes to OUT/<model>-seed<k>; OUT gets {RESULTS_CSV}, {RESULTS_MD} and PNG plots "
                      "(default OUT: runs/compare-<task>).")
 
 
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
                                       log=print if is_main_process() else lambda line: None)
             if is_main_process():
                 print(render(out))
-                print(f"\nresults.csv, results.md and plots are in {out}")
+                print(f"\n{RESULTS_CSV}, {RESULTS_MD} and plots are in {out}")
     if failures:
         raise RunError(f"{len(failures)} of {len(models) * len(seeds)} runs failed ({'; '.join(failures)}); "
                        "each run's error is on its FAILED line in the output above")

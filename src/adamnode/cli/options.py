@@ -7,13 +7,16 @@ namespace: they are the top layer of the settings' precedence (see ``training.co
 from __future__ import annotations
 
 import argparse
+import re
 from typing import Any
 
 from ..models.family import MODEL_NAMES
-from ..solve.options import GRADIENTS
+from ..solve.options import GRADIENTS, METHODS, SolverOptions
+from ..store import CHECKPOINT_FILE, STEPS_FILE
 from ..tasks import TASK_NAMES
 from ..training import model_options
-from ..training.config import CORE_KEYS, DEVICES, TrainConfig, base_type, flag, load_config_file, resolve_config
+from ..training.config import (CORE_KEYS, DEVICES, SOLVER_KEYS, TrainConfig, base_type, flag, load_config_file,
+                               resolve_config)
 
 _HELP = {
     "task": f"task name: {', '.join(TASK_NAMES)} (default spheres)",
@@ -22,20 +25,6 @@ _HELP = {
     "epochs": "training epochs",
     "batch_size": "training batch size",
     "lr": "Adam learning rate",
-    "tol": "solver tolerance (rtol = atol)",
-    "method": "Runge-Kutta method (dopri5, bosh3, rk4, ...)",
-    "step_size": "step size of fixed-step methods",
-    "gradient": "how gradients are computed: checkpoint (exact, replays the accepted steps; memory one state a "
-                "step), direct (autograd through the steps), adjoint (continuous adjoint, approximate)",
-    "checkpoint_every": "with --gradient checkpoint, steps between kept states (default: about sqrt(steps), chosen "
-                        "as the solve goes; 1: every step's state)",
-    "seminorm": "seminorm error control in the adjoint solve (--gradient adjoint)",
-    "warm_start": "start each training solve from the first step the last one accepted (default off: "
-                  "saves one evaluation a solve, and can cost accuracy; see the README)",
-    "step_budget": "steps allowed per ODE solve before it counts as failed",
-    "kinetic": "weight of the kinetic-energy penalty (RNODE) added to the training loss (default 0: off)",
-    "jacobian": "weight of the Jacobian Frobenius-norm penalty (RNODE) added to the training loss (default 0: off)",
-    "steer": "STEER: end each training solve at a time drawn uniformly from [t1 - X, t1 + X] (default 0: off)",
     "seed": "seed of data, initialisation and batch order",
     "device": "where to train",
     "threads": "CPU threads torch may use (default: torch's choice; tasks with tiny tensors set 1)",
@@ -48,17 +37,37 @@ _HELP = {
     "grad_clip": "clip the gradient norm to this value",
     "lr_decay": "multiply the learning rate by this factor every --lr-decay-every steps",
     "lr_decay_every": "steps between learning-rate decays",
-    "log_every": "every N training steps append a row (loss, NFE, seconds over those steps) to steps.csv",
-    "checkpoint_minutes": "also write checkpoint.pt inside an epoch once this many minutes passed since the last "
+    "log_every": f"every N training steps append a row (loss, NFE, seconds over those steps) to {STEPS_FILE}",
+    "checkpoint_minutes": f"also write {CHECKPOINT_FILE} inside an epoch once this many minutes passed since the last "
                           "(a kill -9 loses at most that much training; changeable on --resume)",
     "model_options": "a constructor option of the vector field, e.g. beta1=0.5 or learn_betas=false (repeatable; "
                      "config file: a [model_options] table); in compare it applies to every model that takes it",
 }
 _METAVARS = {int: "N", float: "X", str: "NAME"}
+#: The choices of the solver's text settings that argparse lists (a method SolverOptions refuses
+#: itself, naming them).
+_CHOICES = {"gradient": GRADIENTS}
+
+
+def solver_help() -> dict[str, str]:
+    """Each solver flag's help, from ``SolverOptions``' own documentation of its field (the first
+    sentence of its entry under Args): the settings are described once, where they are defined."""
+    args = SolverOptions.__doc__.split("Args:")[1]
+    entries = re.findall(r"^ {8}([a-z_]+(?:, [a-z_]+)*): (.*?)(?=^ {8}[a-z_]+(?:, [a-z_]+)*: |\Z)", args,
+                         re.S | re.M)
+    described = {}
+    for names, text in entries:
+        first = re.split(r"(?<=[a-z)])\. ", " ".join(text.replace("``", "").split()))[0].rstrip(".")
+        for name in names.split(", "):
+            described[name] = first
+    described["tol"] = "rtol = atol: " + described["rtol"]
+    described["method"] += f" ({', '.join(METHODS)})"
+    return {key: described[key].replace("%", "%%") for key in SOLVER_KEYS}
 
 
 def add_training_options(parser: argparse.ArgumentParser, *, exclude: tuple[str, ...] = ()) -> None:
     group = parser.add_argument_group("training settings (also valid as keys of a --config file)")
+    helps = {**_HELP, **solver_help()}
     for name in CORE_KEYS:
         if name in exclude:
             continue
@@ -67,16 +76,16 @@ def add_training_options(parser: argparse.ArgumentParser, *, exclude: tuple[str,
             add_model_option(group)
         elif kind is bool:
             group.add_argument(flag(name), action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
-                               help=_HELP[name])
+                               help=helps[name])
         elif name == "device":
-            group.add_argument(flag(name), choices=DEVICES, default=argparse.SUPPRESS, help=_HELP[name])
-        elif name == "gradient":
-            group.add_argument(flag(name), choices=GRADIENTS, default=argparse.SUPPRESS, help=_HELP[name])
+            group.add_argument(flag(name), choices=DEVICES, default=argparse.SUPPRESS, help=helps[name])
+        elif name in _CHOICES:
+            group.add_argument(flag(name), choices=_CHOICES[name], default=argparse.SUPPRESS, help=helps[name])
         else:
             metavar = "DIR" if name in ("out", "data_dir") else _METAVARS[kind]
             # str options take the parser's own text type, which refuses empty values
             group.add_argument(flag(name), type=None if kind is str else kind, metavar=metavar,
-                               default=argparse.SUPPRESS, help=_HELP[name])
+                               default=argparse.SUPPRESS, help=helps[name])
     group.add_argument("--adjoint", "--no-adjoint", nargs=0, action=_Renamed, help=argparse.SUPPRESS)
     control = parser.add_argument_group("run control")
     control.add_argument("--config", metavar="FILE.toml", default=argparse.SUPPRESS,

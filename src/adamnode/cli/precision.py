@@ -12,6 +12,7 @@ import torch
 from ..experiments.precision import CHECK_TOL, OPTIONAL_PATHS, PATHS, REFERENCE_TOL, check_available, variants
 from ..experiments.precision_study import fixed_batches, pretrain, run_study
 from ..reports.precision import PRECISION_FILES, RECORD, is_precision_folder, read_precision, write_precision
+from ..store import PRECISION_CSV, PRECISION_MD
 from ..tasks import DEFAULT_TASK, get_task
 from ..training.checkpoint import CHECKPOINT_FILE, load_checkpoint
 from ..training.comparison import read_comparison, read_record
@@ -125,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         record["settings"] = {
             "command": command, "task": task.name, "models": models,
             "weights": f"from {study['source']}" if saved else
-            f"{study['pretrain_steps']} steps of default training (lr {config.lr:g}, tol {config.tol:g})",
+            f"{study['pretrain_steps']} steps of default training (lr {config.lr:g}, tol {config.solver.rtol:g})",
             "device": describe_device(device), "torch": torch.__version__,
             "study_seconds": round(earlier + time.perf_counter() - start, 1), "complete": complete,
             "arguments": {**study, "task": task.name}}
@@ -141,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
                            on_model=lambda partial: save(partial, complete=False))
         page = save(record, complete=True)
     print(page, end="")
-    print(f"\nprecision.csv, precision.md and the work-precision PNGs are in {out}")
+    print(f"\n{PRECISION_CSV}, {PRECISION_MD} and the work-precision PNGs are in {out}")
     return 0
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..reports import render
 from ..reports.precision import DRAWN, is_precision_folder, render_precision
+from ..store import PRECISION_CSV, PRECISION_MD, RESULTS_CSV, RESULTS_MD
 from ..errors import ConfigError
 from ..training.folders import claim, folder_lock
 
@@ -25,9 +26,9 @@ def run(args: argparse.Namespace) -> int:
         if is_precision_folder(folder):
             claim(folder, DRAWN)
             print(render_precision(folder), end="")
-            print(f"\nprecision.csv, precision.md and the work-precision PNGs are in {folder}")
+            print(f"\n{PRECISION_CSV}, {PRECISION_MD} and the work-precision PNGs are in {folder}")
             return 0
         table = render(folder)
     print(table)
-    print(f"\nresults.csv, results.md and plots are in {args.folder}")
+    print(f"\n{RESULTS_CSV}, {RESULTS_MD} and plots are in {args.folder}")
     return 0

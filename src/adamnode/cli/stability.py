@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-download", action="store_true",
                         help="fail instead of downloading the official file when it is missing")
     parser.add_argument("--out", default=DEFAULT_OUT,
-                        help="folder for stability.csv, stability.md and stability.png (default: %(default)s)")
+                        help=f"folder for {', '.join(OUTPUT_FILES)} (default: %(default)s)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the test's files in --out (only the files adamnode wrote there are removed)")
 

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import CheckpointError, ConfigError
+from ..store import RUN_FILES, RunFolder
 from ..training.folders import folder_lock
 from ..training.run import default_run_dir, resumed_config, train_run
 from .options import add_training_options, config_from_args, explicit_settings
@@ -13,7 +14,7 @@ from .options import add_training_options, config_from_args, explicit_settings
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_training_options(parser)
-    parser.epilog = "Writes config.json, metrics.csv, summary.json and checkpoint.pt into the output folder."
+    parser.epilog = f"Writes {', '.join(RUN_FILES)} into the output folder."
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,7 +34,7 @@ def _resume(args: argparse.Namespace) -> int:
     if out is not None and Path(out) != run_dir:
         raise ConfigError(f"--out {out} differs from --resume {run_dir}; a resumed run stays in its folder")
     if not run_dir.is_dir():
-        raise CheckpointError(f"no checkpoint at {run_dir / 'checkpoint.pt'}; point --resume at a run folder "
+        raise CheckpointError(f"no checkpoint at {RunFolder(run_dir).checkpoint}; point --resume at a run folder "
                               "written by adamnode train")
     # Held from reading the checkpoint to the last write: no other process may move the run meanwhile.
     with folder_lock(run_dir):

@@ -12,8 +12,9 @@ import numpy as np
 from ..files import atomic_write, write_text
 from .stability import ModelCurves, StabilityResult
 
-CSV_NAME, TABLE_NAME, FIGURE_NAME = "stability.csv", "stability.md", "stability.png"
-OUTPUT_FILES = (CSV_NAME, TABLE_NAME, FIGURE_NAME)
+from ..store import STABILITY_FILES as OUTPUT_FILES
+
+CSV_NAME, TABLE_NAME, FIGURE_NAME = OUTPUT_FILES
 RECORDED = "recorded_output"
 #: Upper end of the figure's log10 axis, so that a curve running to 10^150 does not flatten the rest.
 PLOT_CEILING = 30.0

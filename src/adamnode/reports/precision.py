@@ -14,11 +14,12 @@ from pathlib import Path
 
 from ..errors import DamagedFile
 from ..files import write_text
+from ..store import PRECISION_CSV, PRECISION_FIGURES, PRECISION_MD, PRECISION_RECORD
 from .precision_plots import plot_work_precision, resolution
 
-RECORD, TABLE_CSV, TABLE_MD = "precision.json", "precision.csv", "precision.md"
-FIGURES = {"precision_grad_vs_nfe.png": ("nfe", "NFE-F + NFE-B per training step"),
-           "precision_grad_vs_time.png": ("ms_per_step", "ms per training step (median)")}
+RECORD, TABLE_CSV, TABLE_MD = PRECISION_RECORD, PRECISION_CSV, PRECISION_MD
+FIGURES = dict(zip(PRECISION_FIGURES, (("nfe", "NFE-F + NFE-B per training step"),
+                                       ("ms_per_step", "ms per training step (median)"))))
 #: What ``render_precision`` draws from the record.
 DRAWN = (TABLE_CSV, TABLE_MD, *FIGURES)
 #: Every file a precision folder gets (its manifest records them before they are written).

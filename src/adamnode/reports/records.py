@@ -8,9 +8,9 @@ from pathlib import Path
 from ..training.comparison import read_comparison
 from ..errors import ConfigError, DamagedFile
 from ..files import read_json
-from ..training.metrics import METRICS_FILE, read_metrics
-from ..training.run import COMPARISON_FILE, CONFIG_FILE, SUMMARY_FILE
-from ..training.steps import STEPS_FILE, read_steps
+from ..store import COMPARISON_FILE, CONFIG_FILE, ComparisonFolder, RunFolder
+from ..training.metrics import read_metrics
+from ..training.steps import read_steps
 
 
 @dataclass
@@ -43,20 +43,21 @@ class RunRecord:
 
 
 def load_run(path: Path) -> RunRecord:
+    run = RunFolder(path)
     try:
-        description = read_json(path / CONFIG_FILE)
+        description = read_json(run.config)
         problem = _description_problem(description)
         if problem:
-            raise ValueError(f"{path / CONFIG_FILE}: {problem}")
-        history = read_metrics(path / METRICS_FILE) if (path / METRICS_FILE).exists() else []
+            raise ValueError(f"{run.config}: {problem}")
+        history = read_metrics(run.metrics) if run.metrics.exists() else []
         required = ("epoch", "train_loss", "nfe_forward", "nfe_backward", f"test_{description['metric']}")
         lacking = [key for key in required if history and key not in history[0]]
         if lacking:
-            raise ValueError(f"{path / METRICS_FILE}: no column {', '.join(lacking)}")
-        summary = read_json(path / SUMMARY_FILE) if (path / SUMMARY_FILE).exists() else None
+            raise ValueError(f"{run.metrics}: no column {', '.join(lacking)}")
+        summary = read_json(run.summary) if run.summary.exists() else None
         if summary is not None and not (isinstance(summary, dict) and isinstance(summary.get("status"), str)):
-            raise ValueError(f"{path / SUMMARY_FILE}: not a summary with a status")
-        steps = read_steps(path / STEPS_FILE) if (path / STEPS_FILE).exists() else []
+            raise ValueError(f"{run.summary}: not a summary with a status")
+        steps = read_steps(run.steps) if run.steps.exists() else []
     except (OSError, ValueError, KeyError) as error:
         raise DamagedFile(f"{path} holds a damaged run record ({' '.join(str(error).split())}); "
                           "rerun it with --overwrite") from None
@@ -82,13 +83,13 @@ def _description_problem(description) -> str | None:
 def find_runs(path: Path) -> list[RunRecord]:
     """The run in ``path``, or the runs of the comparison in ``path`` in the order they were run."""
     path = Path(path)
-    if (path / CONFIG_FILE).is_file():
+    if RunFolder(path).is_run():
         return [load_run(path)]
-    if (path / COMPARISON_FILE).is_file():
+    if ComparisonFolder(path).is_comparison():
         folders = [path / name for name in read_comparison(path)["runs"]]
     else:
-        folders = sorted(child for child in path.iterdir() if (child / CONFIG_FILE).is_file()) if path.is_dir() else []
-    records = [load_run(folder) for folder in folders if (folder / CONFIG_FILE).is_file()]
+        folders = sorted(child for child in path.iterdir() if RunFolder(child).is_run()) if path.is_dir() else []
+    records = [load_run(folder) for folder in folders if RunFolder(folder).is_run()]
     if not records:
         raise ConfigError(f"{path} is not a run or comparison folder (no {CONFIG_FILE} or {COMPARISON_FILE}); "
                           "give the --out folder of adamnode train or compare")

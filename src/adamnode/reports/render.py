@@ -11,8 +11,7 @@ from .plots import plot_curves
 from .records import RunRecord, find_runs
 from .table import summarize, to_csv, to_markdown
 
-RESULTS_CSV = "results.csv"
-RESULTS_MD = "results.md"
+from ..store import RESULTS_CSV, RESULTS_MD
 
 
 def render(path: Path) -> str:

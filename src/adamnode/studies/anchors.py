@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..reports import find_runs
+from ..store import STEPS_FILE
 
 PROG = "python -m adamnode.studies.anchors"
 
@@ -69,7 +70,7 @@ def _settings(saved: dict) -> dict:
 
 def cli(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
-    parser.add_argument("folders", nargs="+", type=Path, help="comparison or run folders with steps.csv")
+    parser.add_argument("folders", nargs="+", type=Path, help=f"comparison or run folders with {STEPS_FILE}")
     main(parser.parse_args(argv).folders)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..reports.precision import read_precision
+from ..store import PRECISION_RECORD
 
 PROG = "python -m adamnode.studies.precision_ratios"
 LEVELS = (1e-2, 1e-3, 1e-4)
@@ -49,7 +50,7 @@ def ratios(record: dict) -> list[str]:
 
 def cli(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
-    parser.add_argument("study", type=Path, help="a precision study's folder (or its precision.json)")
+    parser.add_argument("study", type=Path, help=f"a precision study's folder (or its {PRECISION_RECORD})")
     study = parser.parse_args(argv).study
     print("\n".join(ratios(read_precision(study.parent if study.suffix == ".json" else study))))
 

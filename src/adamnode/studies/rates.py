@@ -34,7 +34,7 @@ from ..reports import find_runs
 from ..tasks import get_task
 from ..training.checkpoint import load_checkpoint
 from ..training.config import config_from_settings
-from ..training.run import COMPARISON_FILE
+from ..store import ComparisonFolder, RunFolder
 from .ledger import FLAG, FRACTION, NON_NEGATIVE, SEED, check_ledger_path, read_ledger, repeated, write_ledger
 
 PROG = "python -m adamnode.studies.rates"
@@ -46,7 +46,7 @@ INPUTS = 512
 
 
 def measure(run: Path) -> dict[str, float]:
-    state = load_checkpoint(run / "checkpoint.pt")
+    state = load_checkpoint(RunFolder(run).checkpoint)
     config = config_from_settings(state["settings"])
     task = get_task(config.task)
     model = task.build_model(config.model, config.solver, config.settings())
@@ -83,9 +83,9 @@ def cell(values: list[float], digits: int) -> str:
 
 def comparisons(folder: Path) -> list[Path]:
     """``folder`` if it is a comparison, else the comparisons directly inside it (study.sh's OUT)."""
-    if (folder / COMPARISON_FILE).is_file():
+    if ComparisonFolder(folder).is_comparison():
         return [folder]
-    return sorted(child for child in folder.iterdir() if (child / COMPARISON_FILE).is_file())
+    return sorted(child for child in folder.iterdir() if ComparisonFolder(child).is_comparison())
 
 
 def setting(run) -> tuple[float, float, bool]:

@@ -13,6 +13,7 @@ import statistics
 from pathlib import Path
 from typing import Sequence
 
+from ..files import atomic_write
 from ..reports import find_runs
 
 PROG = "python -m adamnode.studies.regularisers"
@@ -85,7 +86,8 @@ def plot(runs: dict, path: Path) -> None:
     axes[0, 0].legend(fontsize=8)
     fig.suptitle("spheres, mean of 3 seeds")
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    atomic_write(path, lambda stream: fig.savefig(stream, format="png", dpi=80))
+    plt.close(fig)
 
 
 def cli(argv: Sequence[str] | None = None) -> None:

@@ -18,7 +18,7 @@ from ..files import atomic_write
 from .checkpoint_fields import field_problem
 from ..errors import CheckpointError
 
-CHECKPOINT_FILE = "checkpoint.pt"
+from ..store import CHECKPOINT_FILE  # noqa: F401  (its home is the store)
 FORMAT = "adamnode-checkpoint"
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 import types
 import typing
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,18 +32,37 @@ DEVICES = ("auto", "cpu", "cuda")
 MAX_SEED = 2**32 - 1
 #: Training runs in float32: a larger setting (``--lr 1e300``) would overflow inside torch.
 FLOAT32_MAX = 3.4028234663852886e38
-_SOLVER_DEFAULTS = SolverOptions()
+#: ``SolverOptions``' fields a run's settings leave out: the tolerances are one setting, ``tol``
+#: (rtol = atol), and training always checks for NaN/Inf.
+_SOLVER_FIXED = ("rtol", "atol", "check_finite")
+
+
+def _solver_types() -> dict[str, Any]:
+    """The solver's settings as flags and file keys, derived from ``SolverOptions``' fields:
+    ``tol`` where ``rtol`` stands, the others by their own name and type."""
+    hints = typing.get_type_hints(SolverOptions)
+    return {("tol" if item.name == "rtol" else item.name): hints[item.name] for item in fields(SolverOptions)
+            if item.name == "rtol" or item.name not in _SOLVER_FIXED}
+
+
+#: name -> type of every solver setting, in ``SolverOptions``' order.
+SOLVER_TYPES = _solver_types()
+SOLVER_KEYS = tuple(SOLVER_TYPES)
+
+
+def solver_settings(solver: SolverOptions) -> dict[str, Any]:
+    """``solver`` as flat settings (``tol`` for rtol = atol)."""
+    return {key: solver.rtol if key == "tol" else getattr(solver, key) for key in SOLVER_KEYS}
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Every setting of a run; ``settings()`` is the flat dict tasks receive.
+    """Every setting of a run; ``settings()`` is the flat dict tasks receive and run folders keep.
 
-    The solver settings (``method``, ``tol``, ``step_size``, ``gradient``, ``checkpoint_every``, ``seminorm``, ``warm_start``,
-    ``step_budget``, and the regularisers ``kinetic``, ``jacobian``, ``steer``) are flat here because
-    they are flags and file keys; ``solver`` is the ``SolverOptions`` they make, validated once, which
-    is what tasks build their blocks with. The built-in ``tol`` is ``SolverOptions``' 1e-4; every
-    task states its own (``adamnode info``).
+    ``solver`` is the ``SolverOptions`` tasks build their blocks with, validated once. Flags, file
+    keys and ``settings()`` spell it flat (``SOLVER_KEYS``: ``SolverOptions``' fields, with one
+    ``tol`` for rtol and atol). The built-in ``tol`` is ``SolverOptions``' 1e-4; every task states
+    its own (``adamnode info``).
     """
 
     task: str = DEFAULT_TASK
@@ -52,17 +71,7 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = 64
     lr: float = 1e-3
-    tol: float = _SOLVER_DEFAULTS.rtol
-    method: str = _SOLVER_DEFAULTS.method
-    step_size: float | None = None
-    gradient: str = _SOLVER_DEFAULTS.gradient
-    checkpoint_every: int | None = _SOLVER_DEFAULTS.checkpoint_every
-    seminorm: bool = _SOLVER_DEFAULTS.seminorm
-    warm_start: bool = _SOLVER_DEFAULTS.warm_start
-    step_budget: int = _SOLVER_DEFAULTS.step_budget
-    kinetic: float = _SOLVER_DEFAULTS.kinetic
-    jacobian: float = _SOLVER_DEFAULTS.jacobian
-    steer: float = _SOLVER_DEFAULTS.steer
+    solver: SolverOptions = field(default_factory=SolverOptions)
     seed: int = 0
     device: str = "auto"
     threads: int | None = None
@@ -79,22 +88,18 @@ class TrainConfig:
     checkpoint_minutes: float = 10.0
     model_options: dict = field(default_factory=dict)
     task_options: dict[str, Any] = field(default_factory=dict)
-    solver: SolverOptions = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        for name, kind in _FIELD_TYPES.items():
+        for name, kind in _OWN_TYPES.items():
             object.__setattr__(self, name, _coerce(name, getattr(self, name), kind))
         if self.model_options:
             object.__setattr__(self, "model_options", field_options.resolve(self.model_options, self._option_models()))
         _check_ranges(self)
-        try:
-            solver = SolverOptions(method=self.method, rtol=self.tol, atol=self.tol, step_size=self.step_size,
-                                   gradient=self.gradient, checkpoint_every=self.checkpoint_every, seminorm=self.seminorm, warm_start=self.warm_start,
-                                   step_budget=self.step_budget, kinetic=self.kinetic, jacobian=self.jacobian,
-                                   steer=self.steer)
-        except ValueError as error:
-            raise ConfigError(str(error)) from None
-        object.__setattr__(self, "solver", solver)
+        if not isinstance(self.solver, SolverOptions):
+            raise ConfigError(f"solver must be a SolverOptions, got {self.solver!r}")
+        if self.solver.rtol != self.solver.atol or not self.solver.check_finite:
+            raise ConfigError("a run takes one tolerance, tol (rtol = atol), and checks for NaN/Inf "
+                              f"(check_finite=True); got {self.solver}")
 
     def _option_models(self) -> tuple[str, ...]:
         """The models the options must fit: the run's, or any of the task's when none is set yet."""
@@ -106,7 +111,9 @@ class TrainConfig:
 
     def settings(self) -> dict[str, Any]:
         """All settings, task-specific ones included, as one flat dict."""
-        flat = {name: getattr(self, name) for name in _FIELD_TYPES}
+        flat = {name: getattr(self, name) for name in _OWN_TYPES}
+        flat.update(solver_settings(self.solver))
+        flat = {name: flat[name] for name in _FIELD_TYPES}
         flat["model_options"] = dict(self.model_options)
         flat.update(self.task_options)
         return flat
@@ -118,8 +125,12 @@ class TrainConfig:
         return _build(values, set(self.task_options))
 
 
-_FIELD_TYPES = {f.name: t for f, t in zip(fields(TrainConfig), typing.get_type_hints(TrainConfig).values())
-                if f.name not in ("task_options", "solver")}
+#: The config's own settings (the solver's excluded), and every flat setting, in flag order.
+_OWN_TYPES = {f.name: t for f, t in zip(fields(TrainConfig), typing.get_type_hints(TrainConfig).values())
+              if f.name not in ("task_options", "solver")}
+_FIELD_TYPES = {name: kind for f, t in zip(fields(TrainConfig), typing.get_type_hints(TrainConfig).values())
+                if f.name != "task_options"
+                for name, kind in (SOLVER_TYPES.items() if f.name == "solver" else [(f.name, t)])}
 CORE_KEYS = tuple(_FIELD_TYPES)
 
 
@@ -193,7 +204,7 @@ def resolve_config(cli: dict[str, Any], file_values: dict[str, Any] | None = Non
         raise ConfigError(f"unknown key(s) {', '.join(unknown)} in the config file; valid keys for task "
                           f"{task.name!r}: {', '.join(allowed)}")
     preset_name = cli.get("preset") or file_values.get("preset")
-    merged: dict[str, Any] = {name: getattr(_DEFAULTS, name) for name in CORE_KEYS}
+    merged: dict[str, Any] = _DEFAULTS.settings()
     merged.update(task.defaults)
     merged.update(preset_settings(task, preset_name))
     merged.update(file_values)
@@ -225,9 +236,25 @@ def check_model(task: Task, model: str | None) -> None:
 
 
 def _build(values: dict[str, Any], task_keys: set[str]) -> TrainConfig:
-    core = {key: value for key, value in values.items() if key in _FIELD_TYPES}
+    core = {key: value for key, value in values.items() if key in _OWN_TYPES}
     task_options = {key: values[key] for key in sorted(task_keys)}
-    return TrainConfig(**core, task_options=task_options)
+    return TrainConfig(**core, solver=_solver(values), task_options=task_options)
+
+
+def _solver(values: dict[str, Any]) -> SolverOptions:
+    """The ``SolverOptions`` of flat ``values`` (defaults where a key is missing), each value's type
+    checked as a flag's; ``ConfigError`` with ``SolverOptions``' own message if it refuses them."""
+    given = {key: _coerce(key, values[key], SOLVER_TYPES[key]) for key in SOLVER_KEYS if key in values}
+    if "tol" in given:
+        tol = given.pop("tol")
+        given.update(rtol=tol, atol=tol)
+    try:
+        return replace(_SOLVER_DEFAULTS, **given)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
+_SOLVER_DEFAULTS = SolverOptions()
 
 
 def _coerce(name: str, value: Any, kind: Any) -> Any:

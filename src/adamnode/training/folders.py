@@ -45,8 +45,7 @@ try:
 except ImportError:  # not POSIX: no OS-level lock available, writers are not serialised
     fcntl = None
 
-MANIFEST_FILE = ".adamnode-files.json"
-LOCK_FILE = ".adamnode.lock"
+from ..store import LOCK_FILE, MANIFEST_FILE  # noqa: F401  (their home is the store)
 MANIFEST_FORMAT = "adamnode-files"
 
 

@@ -13,7 +13,7 @@ from torch import nn
 from ..solve import ODEBlock
 from ..files import write_text
 
-METRICS_FILE = "metrics.csv"
+from ..store import METRICS_FILE  # noqa: F401  (its home is the store)
 
 
 def metric_columns(metric: str, extra: tuple[str, ...] = ()) -> list[str]:

@@ -11,22 +11,16 @@ from ..files import write_json
 from ..solve import SolverError
 from ..tasks import get_task
 from ..tasks.base import Task
-from .checkpoint import CHECKPOINT_FILE, load_checkpoint
+from .checkpoint import load_checkpoint
 from .config import TrainConfig, config_from_settings, flag, one_line
 from .distributed import on_main, process_group, world_size
 from ..errors import CheckpointError, ConfigError, Diverged, Interrupted, RunError
-from .folders import check_output, read_manifest, replace_output, writing
+from .folders import read_manifest
 from .interrupt import deferred_interrupt
-from .metrics import METRICS_FILE
 from .runtime import describe_device, is_main_process, resolve_device, versions
-from .steps import STEPS_FILE
 from .trainer import StopRequested, Trainer
 
-CONFIG_FILE = "config.json"
-SUMMARY_FILE = "summary.json"
-COMPARISON_FILE = "comparison.json"
-#: The files a run writes into its folder (recorded in its manifest before they are first written).
-RUN_FILES = (CONFIG_FILE, METRICS_FILE, STEPS_FILE, SUMMARY_FILE, CHECKPOINT_FILE)
+from ..store import CHECKPOINT_FILE, COMPARISON_FILE, CONFIG_FILE, RUN_FILES, SUMMARY_FILE, claimed  # noqa: F401
 #: Settings a resumed run may change: extending it, moving it to another device, how often it checkpoints.
 RESUMABLE_CHANGES = ("epochs", "device", "threads", "checkpoint_minutes")
 
@@ -69,21 +63,17 @@ def train_run(config: TrainConfig, run_dir: Path, *, resume_state: dict | None =
     device = resolve_device(config.device)
     fresh = resume_state is None
     with process_group(device):
-        if fresh:  # the cheap refusals, before the folder is created or locked
-            on_main(lambda: check_output(run_dir, overwrite))
-        with writing(run_dir, create=fresh) as created:
-            return _train(config, task, run_dir, device, resume_state=resume_state, overwrite=overwrite,
-                          created=created, show_progress=show_progress, log=log)
+        with claimed(run_dir, RUN_FILES, overwrite=overwrite, fresh=fresh, on_main=on_main) as claim:
+            return _train(config, task, run_dir, device, resume_state=resume_state, claim=claim,
+                          show_progress=show_progress, log=log)
 
 
 def _train(config: TrainConfig, task: Task, run_dir: Path, device: torch.device, *, resume_state: dict | None,
-           overwrite: bool, created: bool, show_progress: bool, log) -> dict:
-    if resume_state is None:
-        on_main(lambda: check_output(run_dir, overwrite))  # again, now that this process holds the folder
+           claim, show_progress: bool, log) -> dict:
     # Loads and checks the data and builds the model; nothing is written or removed before it succeeds.
     trainer = Trainer(config, task, run_dir, device, show_progress=show_progress)
     if resume_state is None:
-        on_main(lambda: replace_output(run_dir, RUN_FILES, created=created))
+        claim.take()
         trainer.save()
     else:
         trainer.load_state_dict(resume_state)

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..files import write_text
 from .metrics import Totals
 
-STEPS_FILE = "steps.csv"
+from ..store import STEPS_FILE  # noqa: F401  (its home is the store)
 STEP_COLUMNS = ["epoch", "step", "loss", "nfe_forward", "nfe_backward", "seconds"]
 
 
