@@ -12,13 +12,13 @@ import torch
 from ..experiments.precision import CHECK_TOL, OPTIONAL_PATHS, PATHS, REFERENCE_TOL, check_available, variants
 from ..experiments.precision_study import fixed_batches, pretrain, run_study
 from ..reports.precision import PRECISION_FILES, RECORD, is_precision_folder, read_precision, write_precision
-from ..store import PRECISION_CSV, PRECISION_MD
+from ..store import PRECISION_CSV, PRECISION_MD, claimed
 from ..tasks import DEFAULT_TASK, get_task
 from ..training.checkpoint import CHECKPOINT_FILE, load_checkpoint
 from ..training.comparison import read_comparison, read_record
 from ..training.config import check_seed, config_from_settings, resolve_config
 from ..errors import ConfigError
-from ..training.folders import check_output, replace_output, writing
+from ..training.folders import check_output
 from ..training.run import COMPARISON_FILE, CONFIG_FILE
 from ..training.runtime import describe_device, resolve_device
 
@@ -132,10 +132,9 @@ def run(args: argparse.Namespace) -> int:
             "arguments": {**study, "task": task.name}}
         return write_precision(record, out)
 
-    with writing(out, create=not done) as created:
-        if not done:
-            check_output(out, args.overwrite, resumable=_stopped_part_way(out))  # again, now that we hold the folder
-            replace_output(out, PRECISION_FILES, created=created)
+    with claimed(out, PRECISION_FILES, overwrite=args.overwrite, fresh=not done,
+                 resumable=_stopped_part_way(out)) as claim:
+        claim.take()
         record = run_study(task, models, weights, build, chosen, batches, repeats=study["repeats"],
                            reference_tol=study["reference_tol"], check_tol=study["check_tol"],
                            reference_adjoint=study["reference_adjoint"], record=done,

@@ -11,7 +11,8 @@ from ..data.silverbox import read_silverbox
 from ..experiments import stability
 from ..experiments.stability_report import OUTPUT_FILES, write_outputs
 from ..models.family import MODEL_NAMES
-from ..training.folders import check_output, replace_output, writing
+from ..store import claimed
+from ..training.folders import check_output
 
 DEFAULT_OUT = "runs/stability"
 
@@ -60,9 +61,8 @@ def run(args: argparse.Namespace) -> int:
     u, y = stability.prepare_recording(record.v1, record.v2)
     result = stability.run_stability(u, y, models, inits=args.inits, horizon=args.horizon, tol=args.tol,
                                      seed=args.seed, hidden=args.hidden, step_budget=args.step_budget)
-    with writing(out, create=True) as created:
-        check_output(out, args.overwrite, resumable=False)  # again, now that we hold the folder
-        replace_output(out, OUTPUT_FILES, created=created)
+    with claimed(out, OUTPUT_FILES, overwrite=args.overwrite, resumable=False) as claim:
+        claim.take()
         paths = write_outputs(result, out)
     print(paths[1].read_text(), end="")
     print("wrote " + ", ".join(str(path) for path in paths))

@@ -174,7 +174,7 @@ class Outcome:
     field_grad: torch.Tensor
 
 
-def _outcome(model: nn.Module, output: torch.Tensor, loss: torch.Tensor, grads: Sequence[torch.Tensor | None]) -> Outcome:
+def _gradient_outcome(model: nn.Module, output: torch.Tensor, loss: torch.Tensor, grads: Sequence[torch.Tensor | None]) -> Outcome:
     params = list(model.parameters())
     own = field_parameter_ids(model)
     flat = [(g if g is not None else torch.zeros_like(p)).detach().double().flatten() for p, g in zip(params, grads)]
@@ -228,7 +228,7 @@ def _reference_outcome(build: Builder, state: dict, batch: Batch, loss_fn: LossF
     output = model(x.double() if x.is_floating_point() else x)
     loss = loss_fn(output, y.double() if y.is_floating_point() else y)
     grads = torch.autograd.grad(loss, list(model.parameters()), allow_unused=True)
-    return _outcome(model, output, loss.detach(), grads)
+    return _gradient_outcome(model, output, loss.detach(), grads)
 
 
 #: The error columns: relative error of the output, absolute error of the loss, relative error and
@@ -299,7 +299,7 @@ def measure(model: nn.Module, batches: Sequence[Batch], loss_fn: LossFn, truth: 
                 peaks.append(torch.cuda.max_memory_allocated(device) / 2 ** 20 if device.type == "cuda" else math.nan)
                 if repeat == 0:
                     counts.append(step_counts(model))
-                    found.append(_outcome(model, output, loss, [p.grad for p in model.parameters()]))
+                    found.append(_gradient_outcome(model, output, loss, [p.grad for p in model.parameters()]))
     finally:
         model.load_state_dict(saved_state)
         for p, grad in zip(model.parameters(), saved_grads):

@@ -98,13 +98,13 @@ def _train(config: TrainConfig, task: Task, run_dir: Path, device: torch.device,
         raise Interrupted(f"{context} interrupted; continue from its last checkpoint with: "
                           f"adamnode train --resume {run_dir}") from None
     except Diverged as error:
-        message = f"{context}: {error}; {_kept(trainer)}; lower --lr or set --grad-clip"
+        message = f"{context}: {error}; {_saved_files_note(trainer)}; lower --lr or set --grad-clip"
         _finish(trainer, "diverged", str(error))
         raise Diverged(message) from None
     except SolverError as error:
         where = trainer.position()
         _finish(trainer, "solver_failed", f"{where}: {error.reason}")
-        raise RunError(f"{context}, {where}: {one_line(error)}; {_kept(trainer)}") from None
+        raise RunError(f"{context}, {where}: {one_line(error)}; {_saved_files_note(trainer)}") from None
     summary = _finish(trainer, "complete", None)
     if log is not None and is_main_process():
         log(f"{context}: {trainer.epoch} epochs done; results in {run_dir}"
@@ -135,5 +135,5 @@ def _finish(trainer: Trainer, status: str, error: str | None) -> dict:
     return summary
 
 
-def _kept(trainer: Trainer) -> str:
+def _saved_files_note(trainer: Trainer) -> str:
     return f"the last good checkpoint is kept in {trainer.checkpoint_path}"
