@@ -6,6 +6,7 @@ from torch import nn
 
 from adamnode import AdamNODE, HBNODE, NODE, NesterovNODE, NeuralODE, ODEBlock
 from adamnode.models.family import FIELDS
+from adamnode.models.scalars import sigmoid
 
 W = 8
 

@@ -225,3 +225,51 @@ def test_functional_call_gets_the_gradients_of_the_tensors_it_passes(gradient):
     expected = torch.autograd.grad(reference(z0).pow(2).sum(), list(reference.parameters()))
     for got, want in zip(grads, expected):
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-9)
+
+
+class DDPModel(nn.Module):
+    def __init__(self, gradient: str):
+        super().__init__()
+        vector_field, _ = field("adamnode", seed=5)
+        self.block = ODEBlock(vector_field, rtol=1e-7, atol=1e-7, gradient=gradient)
+
+    def forward(self, z0: torch.Tensor) -> torch.Tensor:
+        return self.block(z0)
+
+
+def checkpoint_under_ddp(rank: int, store: str, out: str) -> None:
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
+    try:
+        model = DDPModel("checkpoint")
+        network = nn.parallel.DistributedDataParallel(model)
+        vector_field = model.block.field
+        z0 = state(vector_field, D, batch=3) * (1 + rank)
+        network(z0.detach()).pow(2).sum().backward()
+        torch.save([p.grad for p in model.parameters()], f"{out}/rank{rank}.pt")
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
+
+
+def test_checkpoint_under_two_gloo_ranks_gives_the_mean_of_the_direct_gradients(tmp_path):
+    import time
+
+    import torch.multiprocessing as mp
+
+    context = mp.start_processes(checkpoint_under_ddp, args=(str(tmp_path / "store"), str(tmp_path)), nprocs=2,
+                                 join=False, start_method="spawn")
+    deadline = time.monotonic() + 300  # two spawned ranks import torch on a busy 2-core machine
+    while not context.join(timeout=1):
+        assert time.monotonic() < deadline, "a rank waited for the other"
+    expected = []
+    for rank in (0, 1):
+        model = DDPModel("direct")
+        z0 = state(model.block.field, D, batch=3) * (1 + rank)
+        model(z0.detach()).pow(2).sum().backward()
+        expected.append([p.grad for p in model.parameters()])
+    for rank in (0, 1):
+        for got, want0, want1 in zip(torch.load(tmp_path / f"rank{rank}.pt"), *expected):
+            torch.testing.assert_close(got, (want0 + want1) / 2, rtol=1e-10, atol=1e-12)
