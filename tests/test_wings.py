@@ -18,7 +18,8 @@ PACKAGE = Path(adamnode.__file__).parent
 LIBRARY = ("adamnode", "adamnode.errors", "adamnode.layer", "adamnode.models", "adamnode.solve", "adamnode.nets")
 #: The harness: every other module of the package (these, and any added beside them).
 HARNESS = ("adamnode.tasks", "adamnode.data", "adamnode.training", "adamnode.experiments", "adamnode.studies",
-           "adamnode.reports", "adamnode.cli", "adamnode.files", "adamnode.store", "adamnode.__main__")
+           "adamnode.reports", "adamnode.cli", "adamnode.files", "adamnode.store", "adamnode.ray_board",
+           "adamnode.__main__")
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z-]*")
 
 

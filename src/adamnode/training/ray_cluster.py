@@ -31,7 +31,6 @@ import re
 import signal
 import socket
 import sys
-import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -303,21 +302,29 @@ class _Held:
 @contextmanager
 def _stderr_held():
     """Everything written to file descriptor 2 meanwhile, Ray's C++ core included, kept in ``.text``
-    instead of printed. Only around connecting to a running cluster, which starts no process (a
-    process started meanwhile would keep writing into the held file)."""
+    instead of printed, in a file in memory (Linux); elsewhere it is printed as it comes. Only around
+    connecting to a running cluster, which starts no process (a process started meanwhile would keep
+    writing into the held file)."""
     held = _Held()
+    if not hasattr(os, "memfd_create"):
+        yield held
+        return
     sys.stderr.flush()
     saved = os.dup(2)
-    with tempfile.TemporaryFile() as stream:
-        os.dup2(stream.fileno(), 2)
-        try:
-            yield held
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            stream.seek(0)
-            held.text = stream.read().decode("utf-8", "replace")
+    memory = os.memfd_create("adamnode-ray-connect")
+    os.dup2(memory, 2)
+    try:
+        yield held
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.lseek(memory, 0, os.SEEK_SET)
+        chunks = []
+        while chunk := os.read(memory, 65536):
+            chunks.append(chunk)
+        os.close(memory)
+        held.text = b"".join(chunks).decode("utf-8", "replace")
 
 
 def _last_core_warning(text: str) -> str | None:
