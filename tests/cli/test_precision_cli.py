@@ -10,7 +10,7 @@ import pytest
 from cli_helpers import adamnode, one_line_error
 
 from adamnode.cli import main
-from adamnode.experiments import precision_study
+from adamnode.studies.precision import study as precision_study
 
 TINY_STUDY = ("--models", "hbnode", "--tols", "1e-2,1e-3", "--paths", "default,fixed,reference", "--fixed-steps", "2",
               "--batches", "1", "--batch-size", "8", "--pretrain-steps", "1")

@@ -15,12 +15,13 @@ from pathlib import Path
 import pytest
 
 from adamnode.files import write_json
-from adamnode.studies import STUDIES, anchors, claims, precision_merge, precision_ratios, regularisers
+from adamnode.studies import STUDIES, anchors, claims, regularisers
+from adamnode.studies.precision import merge as precision_merge, ratios as precision_ratios
 from adamnode.training.metrics import metric_columns, write_metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
-COMMAND = re.compile(r"python -m adamnode\.studies\.(\w+)((?:\\\n|[^\n`#])*)")
+COMMAND = re.compile(r"python -m adamnode\.studies\.([\w.]+)((?:\\\n|[^\n`#])*)")
 
 
 def readme_commands() -> list[tuple[str, str, list[str]]]:
@@ -52,7 +53,7 @@ def test_every_readme_command_names_a_study_of_the_package():
 
 
 def test_the_committed_ledgers_are_read_by_a_readme_command_of_each_ledger_study():
-    assert {study for _, study, _ in RUNNABLE} >= {"claims", "rates", "rates_sequence", "precision_ratios"}
+    assert {study for _, study, _ in RUNNABLE} >= {"claims", "rates", "rates_sequence", "precision.ratios"}
 
 
 @pytest.mark.parametrize("page, study, words", RUNNABLE, ids=[f"{page}:{study}" for page, study, _ in RUNNABLE])
@@ -127,7 +128,7 @@ def test_precision_merge_and_ratios_on_a_committed_study(tmp_path, capsys):
 
 
 def test_precision_kinks_on_two_steps(capsys):
-    from adamnode.studies import precision_kinks
+    from adamnode.studies.precision import kinks as precision_kinks
 
     precision_kinks.cli(["--models", "node", "--tols", "1e-3", "--steps", "2"])
     lines = capsys.readouterr().out.splitlines()
@@ -142,3 +143,12 @@ def test_walker2d_baselines_on_the_shared_data(shared_datasets, capsys):
 
     walker2d_baselines.cli([str(shared_datasets)])
     assert "persistence MSE" in capsys.readouterr().out
+
+
+def test_the_sequence_rates_are_measured_against_the_papers_pair_whatever_adamnodes_default(capsys):
+    from adamnode.studies import rates_sequence
+
+    rates_sequence.cli([str(DOCS / "results" / "rates" / "f16-runs.csv")])
+    differences = [line for line in capsys.readouterr().out.splitlines() if "minus the default" in line]
+    # Against AdamNODE's later default, (sigmoid(3), sigmoid(5), learned), that setting would be the base.
+    assert any(line.startswith("beta1 0.9526, beta2 0.9933 ") for line in differences), differences

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import torch
 
-from ..experiments.precision import CHECK_TOL, OPTIONAL_PATHS, PATHS, REFERENCE_TOL, check_available, variants
-from ..experiments.precision_study import fixed_batches, pretrain, run_study
-from ..reports.precision import PRECISION_FILES, RECORD, is_precision_folder, read_precision, write_precision
+from ..studies.precision.measure import CHECK_TOL, OPTIONAL_PATHS, PATHS, REFERENCE_TOL, check_available, variants
+from ..studies.precision.study import fixed_batches, pretrain, run_study
+from ..studies.precision.record import PRECISION_FILES, RECORD, is_precision_folder, read_precision, write_precision
 from ..store import PRECISION_CSV, PRECISION_MD, claimed
 from ..tasks import DEFAULT_TASK, get_task
 from ..training.checkpoint import CHECKPOINT_FILE, load_checkpoint

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..reports import render
-from ..reports.precision import DRAWN, is_precision_folder, render_precision
+from ..studies.precision.record import DRAWN, is_precision_folder, render_precision
 from ..store import PRECISION_CSV, PRECISION_MD, RESULTS_CSV, RESULTS_MD
 from ..errors import ConfigError
 from ..training.folders import claim, folder_lock

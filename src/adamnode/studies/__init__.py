@@ -8,11 +8,12 @@ keeps their data (ledgers, tables, plots) and the READMEs whose commands call th
 - ``anchors``: our runs at the paper's settings beside the reference code's figures;
 - ``rates``: AdamNODE's (beta1, beta2), learned or fixed, and how far its state moves;
 - ``rates_sequence``: the same rates on a sequence task (F-16);
-- ``precision_merge``, ``precision_ratios``, ``precision_kinks``: per-model precision studies merged; cost
-  ratios of paths; the references' own error with tanh or ReLU in f;
+- ``precision``: the work-precision study behind ``adamnode precision`` (its measurement, record and
+  plots), and ``precision.merge``, ``precision.ratios``, ``precision.kinks``: per-model studies merged;
+  cost ratios of paths; the references' own error with tanh or ReLU in f;
 - ``regularisers``: the regulariser comparison's table and evaluation curves;
 - ``walker2d_baselines``: persistence and training-mean errors on walker2d, for scale.
 """
 
-STUDIES = ("claims", "anchors", "rates", "rates_sequence", "precision_merge", "precision_ratios", "precision_kinks",
+STUDIES = ("claims", "anchors", "rates", "rates_sequence", "precision.merge", "precision.ratios", "precision.kinks",
            "regularisers", "walker2d_baselines")

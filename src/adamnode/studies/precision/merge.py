@@ -1,6 +1,6 @@
 """Merge per-model precision studies (one ``adamnode precision --models M --out DIR/M`` each) into one folder.
 
-    python -m adamnode.studies.precision_merge OUT STUDY [STUDY ...]
+    python -m adamnode.studies.precision.merge OUT STUDY [STUDY ...]
 
 Each study must have run with the same command apart from ``--models`` and ``--out``; the merged
 record keeps the first study's settings, lists every study's command and sums their times, then
@@ -13,9 +13,9 @@ import argparse
 from pathlib import Path
 from typing import Sequence
 
-from ..reports.precision import read_precision, write_precision
+from .record import read_precision, write_precision
 
-PROG = "python -m adamnode.studies.precision_merge"
+PROG = "python -m adamnode.studies.precision.merge"
 
 
 def merge(records: list[dict]) -> dict:

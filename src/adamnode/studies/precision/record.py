@@ -12,10 +12,10 @@ import json
 import math
 from pathlib import Path
 
-from ..errors import DamagedFile
-from ..files import write_text
-from ..store import PRECISION_CSV, PRECISION_FIGURES, PRECISION_MD, PRECISION_RECORD
-from .precision_plots import plot_work_precision, resolution
+from ...errors import DamagedFile
+from ...files import write_text
+from ...store import PRECISION_CSV, PRECISION_FIGURES, PRECISION_MD, PRECISION_RECORD
+from .plots import plot_work_precision, resolution
 
 RECORD, TABLE_CSV, TABLE_MD = PRECISION_RECORD, PRECISION_CSV, PRECISION_MD
 FIGURES = dict(zip(PRECISION_FIGURES, (("nfe", "NFE-F + NFE-B per training step"),

@@ -1,7 +1,7 @@
 """The work-precision study: every model x variant on the same trained weights and the same batches.
 
 The result is a plain record (``references``, ``rows``; the caller adds ``settings``) that
-``reports.precision`` turns into tables and diagrams, and saves as JSON so ``adamnode report`` can
+``record`` turns into tables and diagrams, and saves as JSON so ``adamnode report`` can
 redraw them.
 """
 
@@ -13,10 +13,10 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
-from ..errors import ConfigError
-from ..solve import SolverError, SolverOptions
-from ..tasks.base import Split, Task
-from .precision import (COSTS, ERRORS, EXTERNAL_SOLVES, Batch, Measurement, Variant, build_variant, measure,
+from ...errors import ConfigError
+from ...solve import SolverError, SolverOptions
+from ...tasks.base import Split, Task
+from .measure import (COSTS, ERRORS, EXTERNAL_SOLVES, Batch, Measurement, Variant, build_variant, measure,
                         reference)
 
 

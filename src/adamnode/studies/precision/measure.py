@@ -40,9 +40,9 @@ import torch
 from torch import nn
 from torchdiffeq import odeint, odeint_adjoint
 
-from ..nets.ode_model import ODEModel
-from ..solve import ODEBlock, SolverError, SolverOptions
-from ..errors import ConfigError
+from ...nets.ode_model import ODEModel
+from ...solve import ODEBlock, SolverError, SolverOptions
+from ...errors import ConfigError
 
 #: The paths adamnode and torchdiffeq provide (the CLI's default), and those that need another library.
 PATHS = ("default", "warm", "direct", "adjoint", "fixed", "reference", "plain-direct")

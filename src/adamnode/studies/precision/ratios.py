@@ -1,6 +1,6 @@
 """Ratios of evaluations and time between solver paths at equal gradient error, from a precision study.
 
-    python -m adamnode.studies.precision_ratios docs/results/precision/spheres
+    python -m adamnode.studies.precision.ratios docs/results/precision/spheres
 
 For each pair of paths and each level of gradient error: per model, the cheapest point of each
 path whose gradient error is at most the level, and the ratios of their evaluations (forward plus
@@ -13,10 +13,10 @@ import argparse
 from pathlib import Path
 from typing import Sequence
 
-from ..reports.precision import read_precision
-from ..store import PRECISION_RECORD
+from .record import read_precision
+from ...store import PRECISION_RECORD
 
-PROG = "python -m adamnode.studies.precision_ratios"
+PROG = "python -m adamnode.studies.precision.ratios"
 LEVELS = (1e-2, 1e-3, 1e-4)
 PAIRS = (("default", "reference"), ("default", "warm"), ("direct", "default"), ("direct", "torchdyn"),
          ("direct", "plain-direct"))

@@ -1,6 +1,6 @@
 """Why the MNIST references' gradients are only ~1e-4 accurate: the ReLU kinks in f, not the tolerance.
 
-    python -m adamnode.studies.precision_kinks > docs/results/precision/kinks/kinks.txt
+    python -m adamnode.studies.precision.kinks > docs/results/precision/kinks/kinks.txt
 
 The spheres task's NODE and HBNODE, 100 steps of default training (seed 0), once with f's tanh
 layers (the task's own) and once with ReLU in their place, everything else equal. For each, the
@@ -16,12 +16,12 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ..experiments.precision import reference
-from ..experiments.precision_study import fixed_batches, pretrain
-from ..tasks import get_task
-from ..training.config import resolve_config
+from .measure import reference
+from .study import fixed_batches, pretrain
+from ...tasks import get_task
+from ...training.config import resolve_config
 
-PROG = "python -m adamnode.studies.precision_kinks"
+PROG = "python -m adamnode.studies.precision.kinks"
 HEADER = "model   f     tol   | output  gradient  field gradient   (own error: difference from the solve at tol / 10)"
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adamnode.reports.precision import COLUMNS, markdown
+from adamnode.studies.precision.record import COLUMNS, markdown
 
 
 def row(model: str, tol: float, nfe: float, grad_error: float) -> dict:

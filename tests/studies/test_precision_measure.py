@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from adamnode import HBNODE, ODEBlock
-from adamnode.experiments.precision import (PATHS, Variant, build_variant, check_available, measure, reference,
+from adamnode.studies.precision.measure import (PATHS, Variant, build_variant, check_available, measure, reference,
                                             variants)
 from adamnode.nets.ode_model import ODEModel
 from adamnode.solve import Direction, SolverOptions
@@ -232,7 +232,7 @@ def test_a_path_whose_solve_fails_is_a_row_not_the_end_of_the_study(setup):
     """Plain torchdiffeq fails with assertions ("underflow in dt"); the block with a SolverError: both are rows."""
     from types import SimpleNamespace
 
-    from adamnode.experiments.precision_study import run_study
+    from adamnode.studies.precision.study import run_study
 
     state, batches = setup
     broken = dict(state, **{"block.field.f.weight": torch.full((D, D), float("nan"))})
