@@ -10,6 +10,7 @@ from torchdiffeq import odeint
 from adamnode import ODEBlock
 from adamnode.models.family import FIELDS, default_interval, field_class
 from adamnode.solve.options import ADAPTIVE_METHODS, FIXED_STEP_METHODS
+from ranks import run_two_ranks
 
 D = 3
 
@@ -28,6 +29,12 @@ def field(name: str, seed: int = 0):
     options = {"augment_dim": 2} if name == "anode" else {}
     features = field_class(name).state_features(D, **options)
     return field_class(name)(MLP(*field_class(name).f_features(features)), **options).double(), features
+
+
+def problem(name: str):
+    """(field, t0, t1, z0) of model ``name`` on its default interval."""
+    vector_field, features = field(name)
+    return (vector_field, *default_interval(name), state(vector_field, features))
 
 
 def state(vector_field, features: int, batch: int = 4) -> torch.Tensor:
@@ -62,9 +69,7 @@ def settings(method: str) -> dict:
 @pytest.mark.parametrize("name", sorted(FIELDS))
 @pytest.mark.parametrize("method", ADAPTIVE_METHODS + FIXED_STEP_METHODS)
 def test_checkpoint_equals_direct_for_every_model_and_method(name, method):
-    vector_field, features = field(name)
-    t0, t1 = default_interval(name)
-    z0 = state(vector_field, features)
+    vector_field, t0, t1, z0 = problem(name)
     results = {}
     for gradient in ("direct", "checkpoint"):
         block = ODEBlock(vector_field, t0, t1 + 1.0, gradient=gradient, **settings(method))
@@ -101,9 +106,7 @@ def test_checkpoint_on_a_time_grid_with_args_matches_direct_whatever_its_segment
                                      dict(steer=0.4)], ids=["kinetic", "jacobian", "both", "steer"])
 @pytest.mark.parametrize("name", ["nesterovnode", "adamnode", "hbnode"])
 def test_checkpoint_matches_direct_with_the_penalties_and_steer(name, changes):
-    vector_field, features = field(name)
-    t0, t1 = default_interval(name)
-    z0 = state(vector_field, features)
+    vector_field, t0, t1, z0 = problem(name)
     results = {}
     for gradient in ("direct", "checkpoint"):
         block = ODEBlock(vector_field, t0, t1, gradient=gradient, rtol=1e-6, atol=1e-6, **changes).train()
@@ -255,15 +258,7 @@ def checkpoint_under_ddp(rank: int, store: str, out: str) -> None:
 
 
 def test_checkpoint_under_two_gloo_ranks_gives_the_mean_of_the_direct_gradients(tmp_path):
-    import time
-
-    import torch.multiprocessing as mp
-
-    context = mp.start_processes(checkpoint_under_ddp, args=(str(tmp_path / "store"), str(tmp_path)), nprocs=2,
-                                 join=False, start_method="spawn")
-    deadline = time.monotonic() + 300  # two spawned ranks import torch on a busy 2-core machine
-    while not context.join(timeout=1):
-        assert time.monotonic() < deadline, "a rank waited for the other"
+    run_two_ranks(checkpoint_under_ddp, str(tmp_path / "store"), str(tmp_path))
     expected = []
     for rank in (0, 1):
         model = DDPModel("direct")

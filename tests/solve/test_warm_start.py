@@ -10,6 +10,7 @@ from torchdiffeq import odeint
 
 from adamnode import HBNODE, AdamNODE, ODEBlock
 from adamnode.solve import Direction, SolverError
+from ranks import run_two_ranks
 
 #: The block with warm starts on, backpropagating by the adjoint, whose backward solve also starts
 #: warm (a call's own ``warm_start=`` or ``gradient=`` still wins).
@@ -337,14 +338,7 @@ def retry_under_ddp(rank: int, store: str, out: str) -> None:
 
 
 def test_a_failed_warm_backward_is_redone_inside_backward_under_two_gloo_ranks(tmp_path):
-    import torch.multiprocessing as mp
-
-    context = mp.start_processes(retry_under_ddp, args=(str(tmp_path / "store"), str(tmp_path)), nprocs=2,
-                                 join=False, start_method="spawn")
-    # Generous: two spawned ranks import torch first, which on a busy 2-core machine once took over 120 s.
-    deadline = time.monotonic() + 300
-    while not context.join(timeout=1):
-        assert time.monotonic() < deadline, "a rank waited for the other: the retry left a collective unmatched"
+    run_two_ranks(retry_under_ddp, str(tmp_path / "store"), str(tmp_path))
     results = [torch.load(tmp_path / f"rank{rank}.pt") for rank in (0, 1)]
     # The single-process gradient of the mean loss over both ranks' batches, all cold.
     expected = []
