@@ -1,7 +1,6 @@
 """Warm-started step sizes (``warm_start=True``, off by default): one evaluation fewer, pure outputs in eval mode."""
 
 import functools
-import time
 
 import pytest
 import torch
