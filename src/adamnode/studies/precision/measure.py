@@ -20,6 +20,8 @@ The paths:
   nothing else (no seminorm, no landing on the interval's end, torchdiffeq's first-step guess);
 - ``plain-direct``: ``odeint(field, z0, t)``, dopri5, direct backprop: ``direct`` without landing
   on the end (torchdiffeq steps past it and evaluates its dense output there);
+- ``aca``, ``mali`` (optional, where TorchDiffEqPack imports): its dopri5 with the adaptive
+  checkpoint adjoint (ACA) and its asynchronous leapfrog with the reversible adjoint (MALI);
 - ``torchdyn`` (optional, where torchdyn imports): ``torchdyn.numerics.odeint`` with its dopri5
   and direct backprop, as ``NeuralODE(..., solver="dopri5", sensitivity="autograd")`` solves.
 
@@ -46,7 +48,7 @@ from ...errors import ConfigError
 
 #: The paths adamnode and torchdiffeq provide (the CLI's default), and those that need another library.
 PATHS = ("default", "warm", "direct", "adjoint", "fixed", "reference", "plain-direct")
-OPTIONAL_PATHS = ("torchdyn",)
+OPTIONAL_PATHS = ("torchdyn", "aca", "mali")
 REFERENCE_TOL, CHECK_TOL = 1e-10, 1e-12
 #: Steps a float64 reference solve may take: tight tolerances need many, and failing is reported.
 REFERENCE_STEP_BUDGET = 200_000
@@ -109,10 +111,31 @@ def _torchdyn_odeint() -> Callable:
     return torchdyn_odeint
 
 
+def _torchdiffeqpack(path: str) -> Callable:
+    """TorchDiffEqPack's solve for ``path``: ACA (Zhuang et al., ICML 2020: its dopri5 with the adaptive
+    checkpoint adjoint) or MALI (Zhuang et al., ICLR 2021: the asynchronous leapfrog, reversible)."""
+    try:
+        import TorchDiffEqPack
+    except ImportError as error:
+        raise ConfigError(f"path {path!r} needs TorchDiffEqPack, which does not import here ({error}); "
+                          "pip install torchdiffeqpack, or drop the path") from None
+    return TorchDiffEqPack.odesolve if path == "aca" else TorchDiffEqPack.odesolve_adjoint_sym12
+
+
+def _torchdiffeqpack_solve(path: str, f: Callable, z0: torch.Tensor, t: torch.Tensor, tol: float) -> torch.Tensor:
+    options = {"method": "Dopri5" if path == "aca" else "sym12async", "t0": float(t[0]), "t1": float(t[-1]),
+               "rtol": tol, "atol": tol, "h": None, "print_neval": False, "neval_max": 500_000,
+               "regenerate_graph": False}
+    return _torchdiffeqpack(path)(f, z0, options)
+
+
 def check_available(paths: Sequence[str]) -> None:
     """Fail now, before any training, if a chosen path's library does not import."""
     if "torchdyn" in paths:
         _torchdyn_odeint()
+    for path in ("aca", "mali"):
+        if path in paths:
+            _torchdiffeqpack(path)
 
 
 #: path -> ``(field, z0, t, tol) -> z(t1)``: how each external path solves.
@@ -120,6 +143,8 @@ EXTERNAL_SOLVES: dict[str, Callable[[Callable, torch.Tensor, torch.Tensor, float
     "reference": lambda f, z0, t, tol: odeint_adjoint(f, z0, t, rtol=tol, atol=tol, method="dopri5")[-1],
     "plain-direct": lambda f, z0, t, tol: odeint(f, z0, t, rtol=tol, atol=tol, method="dopri5")[-1],
     "torchdyn": lambda f, z0, t, tol: _torchdyn_odeint()(f, z0, t, solver="dopri5", atol=tol, rtol=tol)[1][-1],
+    "aca": lambda f, z0, t, tol: _torchdiffeqpack_solve("aca", f, z0, t, tol),
+    "mali": lambda f, z0, t, tol: _torchdiffeqpack_solve("mali", f, z0, t, tol),
 }
 
 
@@ -155,6 +180,8 @@ class _Counted(nn.Module):
 
     def forward(self, t, z, *_):
         self.on_call()
+        if not isinstance(t, torch.Tensor):  # MALI passes its times as Python floats
+            t = torch.tensor(t, dtype=z.dtype, device=z.device)
         return self.field(t, z)
 
 
