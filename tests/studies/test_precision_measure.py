@@ -199,12 +199,33 @@ def test_the_direct_external_paths_match_the_closed_form_and_make_no_backward_so
     assert loose.nfe_forward < result.nfe_forward
 
 
+def _torchdiffeqpack_imports() -> bool:
+    try:
+        check_available(["aca"])
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _torchdiffeqpack_imports(), reason="TorchDiffEqPack does not import here (a test extra)")
+@pytest.mark.parametrize("path", ["aca", "mali"])
+def test_the_torchdiffeqpack_paths_run_and_approach_the_closed_form(setup, path):
+    state, batches = setup
+    truth = reference(build, state, batches, loss_fn)
+    result = measure(build_variant(build, state, Variant(path, tol=1e-6)), batches, loss_fn, truth)
+    assert result.nfe_forward > 2
+    assert result.errors["output_error"] < 1e-2 and result.errors["grad_error"] < 1e-1
+
+
 def test_a_missing_optional_library_is_one_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "torchdyn", None)
     monkeypatch.setitem(sys.modules, "torchdyn.numerics", None)
     with pytest.raises(ValueError, match="path 'torchdyn' needs torchdyn.*--no-deps"):
         check_available(["default", "torchdyn"])
     check_available(["default", "reference"])
+    monkeypatch.setitem(sys.modules, "TorchDiffEqPack", None)
+    with pytest.raises(ValueError, match="path 'mali' needs TorchDiffEqPack.*pip install torchdiffeqpack"):
+        check_available(["mali"])
 
 
 def test_a_failed_reference_is_reported_not_hidden(setup):
