@@ -2,10 +2,10 @@
 # The measurement of docs/results/ray/README.md: the same comparison one run after the other
 # (--jobs 1) and as Ray tasks on a Ray instance adamnode starts on this machine (--backend ray),
 # then Ray's cost per run on tiny runs. Run from the repository root; EPOCHS=3 for the shorter form.
-# Writes runs/ray-measure/ (the comparisons) and runs/ray-measure/timings.txt.
+# Writes OUT (default runs/ray-measure/): the comparisons, their logs and timings.txt.
 set -euo pipefail
 epochs=${EPOCHS:-15}
-out=runs/ray-measure
+out=${OUT:-runs/ray-measure}
 mkdir -p "$out"
 log="$out/timings.txt"
 : > "$log"
