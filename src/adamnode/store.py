@@ -122,11 +122,13 @@ class Claim:
         self.folder, self.files, self.folders = folder, tuple(files), tuple(folders)
         self.created, self.fresh, self._on_main = created, fresh, on_main
 
-    def take(self) -> None:
+    def take(self, folders: Iterable[str] = ()) -> None:
+        """Replace adamnode's old files; ``folders`` are further folders the new work will write."""
         if self.fresh:
             from .training.folders import replace_output
 
-            self._on_main(lambda: replace_output(self.folder, self.files, self.folders, created=self.created))
+            owned = (*self.folders, *folders)
+            self._on_main(lambda: replace_output(self.folder, self.files, owned, created=self.created))
 
 
 @contextmanager

@@ -7,15 +7,14 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from ..reports import render
-from ..store import RESULTS_CSV, RESULTS_MD
+from ..store import RESULTS_CSV, RESULTS_MD, claimed
 from ..tasks import get_task
 from ..training import model_options
-from ..training.comparison import (LocalProcesses, check_comparison, run_comparison, saved_comparison,
-                                   start_comparison)
+from ..training.comparison import (COMPARISON_FILES, LocalProcesses, check_comparison, run_comparison,
+                                   saved_comparison, start_comparison)
 from ..training.config import MAX_SEED, TrainConfig, load_config_file
 from ..training.distributed import launched, on_main, process_group
 from ..training.errors import ConfigError, RunError
-from ..training.folders import check_output, writing
 from ..training.runtime import available_cores, is_main_process, resolve_device
 from .options import add_training_options, config_from_args, explicit_settings
 
@@ -61,10 +60,10 @@ def run(args: argparse.Namespace) -> int:
     with process_group(resolve_device(base.device)) if args.backend == "local" else nullcontext():
         if not resume:  # settings, folder, data and models checked before the folder is touched
             on_main(lambda: check_comparison(base, models, out, args.overwrite))
-        with backend, writing(out, create=not resume) as created:
+        with backend, claimed(out, COMPARISON_FILES, overwrite=args.overwrite, fresh=not resume,
+                              on_main=on_main) as claim:
             if not resume:
-                on_main(lambda: check_output(out, args.overwrite))  # again, now that we hold the folder
-                on_main(lambda: start_comparison(base, models, seeds, out, args.overwrite, created))
+                on_main(lambda: start_comparison(base, models, seeds, out, claim))
             failures = run_comparison(base, models, seeds, out, resume=resume, backend=backend,
                                       log=print if is_main_process() else lambda line: None)
             if is_main_process():

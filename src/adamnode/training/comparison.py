@@ -16,7 +16,8 @@ from .checkpoint import CHECKPOINT_FILE
 from .config import TrainConfig, config_from_settings
 from .distributed import barrier
 from ..errors import ConfigError, DamagedFile, Interrupted, RunError
-from .folders import check_output, child, folder_lock, replace_output
+from ..store import Claim
+from .folders import check_output, child, folder_lock
 from .processes import NotStarted, ProcessLost, in_processes
 from .run import COMPARISON_FILE, RESUMABLE_CHANGES, SUMMARY_FILE, resumed_config, train_run, with_resume_changes
 from .runtime import available_cores
@@ -93,11 +94,11 @@ def model_config(base: TrainConfig, model: str, **changes) -> TrainConfig:
     return base.replace(model=model, model_options=options_for(model, base.model_options), **changes)
 
 
-def start_comparison(base: TrainConfig, models: list[str], seeds: list[int], out: Path, overwrite: bool,
-                     created: bool = False) -> None:
-    """Clear the comparison ``out`` replaces, if any (``check_comparison`` passed), and describe the new one."""
+def start_comparison(base: TrainConfig, models: list[str], seeds: list[int], out: Path, claim: Claim) -> None:
+    """Take the claimed folder ``out`` (``check_comparison`` passed: the comparison it replaces, if any,
+    is cleared) and describe the new comparison in it."""
     runs = [run_folder(model, seed) for model in models for seed in seeds]
-    replace_output(out, COMPARISON_FILES, folders=runs, created=created)
+    claim.take(folders=runs)
     write_json(out / COMPARISON_FILE, {
         "task": base.task, "models": models, "seeds": seeds, "settings": base.settings(), "runs": runs,
     })
