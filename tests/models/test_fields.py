@@ -118,9 +118,9 @@ def test_gnesterov():
     torch.testing.assert_close(out[:, 1], -m - torch.tanh(f(t, k * x)) - 0.7 * k * x)
 
 
-def test_defaults_are_the_papers_mnist_values():
+def test_defaults_are_the_papers_values_but_adamnodes_measured_beta1():
     field = AdamNODE(Linear(D))
-    assert field.beta1.item() == pytest.approx(sig(-5))
+    assert field.beta1.item() == pytest.approx(sig(3))  # measured, docs/DEVIATIONS.md; the paper's MNIST: sig(-5)
     assert field.beta2.item() == pytest.approx(sig(5))
     assert HBNODE(Linear(D)).gamma.item() == pytest.approx(sig(-3))
     assert GHBNODE(Linear(D)).xi.item() == pytest.approx(sp(2.0))
