@@ -1,6 +1,6 @@
 """The studies behind docs/results: analyses of comparison folders and of the ledgers they leave.
 
-Each study is a module run as ``python -m adamnode.studies.NAME`` (``--help`` says how); docs/results
+Each study is a module run as ``python -m adamnode.studies.<name>`` (``--help`` says how); docs/results
 keeps their data (ledgers, tables, plots) and the READMEs whose commands call them. The statistics
 (``intervals``) and the ledgers' strict reader and writer (``ledger``) serve them all.
 

@@ -5,5 +5,5 @@ solver path (``adamnode precision``).
 - ``study``: the study over models, pretraining and fixed batches;
 - ``record``: the study's record (``precision.json``) and the tables drawn from it; ``plots``: its diagrams;
 - ``merge``, ``ratios``, ``kinks``: per-model studies merged into one; cost ratios of paths at equal
-  gradient error; the references' own error with tanh or ReLU in f (``python -m adamnode.studies.precision.NAME``).
+  gradient error; the references' own error with tanh or ReLU in f (``python -m adamnode.studies.precision.<name>``).
 """
