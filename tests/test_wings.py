@@ -108,21 +108,11 @@ def raised_texts(path: Path) -> list[tuple[int, str]]:
     return texts
 
 
-#: Library messages that still name a flag, in files another change is rewriting; each one must go.
-PENDING = {("nets/sequence.py", "--kinetic")}
-
-
 @pytest.mark.parametrize("path", library_files(), ids=lambda path: str(path.relative_to(PACKAGE)))
 def test_no_library_error_message_names_a_flag(path):
     where = str(path.relative_to(PACKAGE))
     named = [(line, FLAG.findall(text)) for line, text in raised_texts(path) if FLAG.search(text)]
-    named = [(line, flags) for line, flags in named if (where, flags[0]) not in PENDING]
     assert not named, f"{where} names command-line flags in its messages: {named}"
-
-
-@pytest.mark.xfail(strict=True, reason="nets/sequence.py still names --kinetic/--jacobian/--steer (pending)")
-def test_the_pending_flag_messages_are_gone():
-    assert not [text for _, text in raised_texts(PACKAGE / "nets" / "sequence.py") if FLAG.search(text)]
 
 
 def test_the_flag_check_sees_a_flag_in_an_f_string(tmp_path):

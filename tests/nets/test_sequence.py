@@ -200,7 +200,7 @@ def test_a_mask_with_holes_is_refused(rnn):
 
 
 def test_regularisers_are_refused():
-    with pytest.raises(ValueError, match="--kinetic"):
+    with pytest.raises(ValueError, match="kinetic, jacobian and steer .* do not apply"):
         ODERNN(NODE(MLP(3, 3)), 2, 3, nn.Linear(3, 1), options=SolverOptions(kinetic=0.1))
 
 

@@ -95,8 +95,8 @@ class ODERNN(nn.Module):
         if not isinstance(options, SolverOptions):
             raise ValueError(f"options must be a SolverOptions, got {type(options).__name__}")
         if options.regularised or options.steer > 0:
-            raise ValueError("an ODERNN solves once per gap, so --kinetic, --jacobian and --steer (set per solve) "
-                             "do not apply; run it without them")
+            raise ValueError("an ODERNN solves once per gap, so kinetic, jacobian and steer (set per solve) do not "
+                             "apply; run it without them")
         scaled = GapScaled(field)
         if options.gradient != "direct" and not isinstance(field.f, nn.Module):
             raise ValueError(f"f is a plain callable, so gradient={options.gradient!r} cannot find the tensors it "
