@@ -92,6 +92,9 @@ class ODEBlock(nn.Module):
         self._end_time = self._t1
         self._trajectory: tuple[torch.Size, list[float]] | None = None
         self._penalty = torch.zeros(())
+        # t0 as a tensor per (device, dtype), made once: a host-to-device copy in every solve would
+        # sync a GPU and break CUDA-graph capture (the stages' times are this tensor plus host floats).
+        self._start_times: dict[tuple, torch.Tensor] = {}
 
     def _checked_options(self, options: SolverOptions) -> SolverOptions:
         if not options.steer < self._t1 - self._t0:
@@ -168,7 +171,7 @@ class ODEBlock(nn.Module):
         y0 = z0 if regulariser is None else regulariser.augment(z0)
         params = (*self.field.parameters(), *(self._params or ()), *_tensors(args))
         problem = Problem(
-            y0=y0, times=t, t0=torch.tensor(t[0], dtype=z0.dtype).to(z0.device), method=settings.method,
+            y0=y0, times=t, t0=self._start_time(t[0], z0), method=settings.method,
             control=Control(settings.rtol, settings.atol, settings.step_size,
                             None if forward_start is None else float(forward_start),
                             None if regulariser is None else regulariser.state_norm),
@@ -189,6 +192,14 @@ class ODEBlock(nn.Module):
             strategy = Checkpoint(settings.checkpoint_every) if settings.gradient == "checkpoint" else Direct()
         path, dynamics = strategy.solve(problem)
         return self._checked(path, dynamics, endpoint_only, regulariser, settings)
+
+    def _start_time(self, t0: float, like: torch.Tensor) -> torch.Tensor:
+        if t0 != self._t0:  # a trajectory from elsewhere: not cached, so the cache stays bounded
+            return torch.tensor(t0, dtype=like.dtype).to(like.device)
+        key = (like.device, like.dtype)
+        if key not in self._start_times:
+            self._start_times[key] = torch.tensor(t0, dtype=like.dtype).to(like.device)
+        return self._start_times[key]
 
     def _checked(self, path: torch.Tensor, dynamics: Dynamics, endpoint_only: bool,
                  regulariser: Regulariser | None, settings: SolverOptions) -> torch.Tensor:
