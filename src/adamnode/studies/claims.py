@@ -30,11 +30,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
-from ..errors import ConfigError
 from ..reports import find_runs
 from ..reports.plots import plot_curves
 from .intervals import bootstrap_difference, paired_difference, welch_difference
-from .ledger import NAME, NON_NEGATIVE, SEED, check_ledger_path, read_ledger, repeated, write_ledger
+from .ledger import NAME, NON_NEGATIVE, SEED, read_ledger, repeated, run_study, write_ledger
 
 PROG = "python -m adamnode.studies.claims"
 
@@ -158,12 +157,7 @@ def cli(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--plots", type=Path, help="folder for the per-step curves (of the folders' runs)")
     parser.add_argument("--ledger", type=Path, help="write every counted run's figures to this .csv")
     arguments = parser.parse_args(argv)
-    try:
-        if arguments.ledger is not None:
-            check_ledger_path(arguments.ledger)
-        main(arguments.sources, arguments.plots, arguments.ledger)
-    except ConfigError as error:
-        raise SystemExit(f"{PROG}: {error}") from None
+    run_study(PROG, main, arguments.sources, arguments.plots, ledger=arguments.ledger)
 
 
 if __name__ == "__main__":

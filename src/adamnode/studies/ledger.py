@@ -23,7 +23,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from ..errors import ConfigError
 from ..training.metrics import write_metrics
@@ -100,6 +100,18 @@ def check_ledger_path(path: Path) -> None:
                           "or give another path")
     if path.is_dir():
         raise ConfigError(f"cannot write the ledger {path}: it is a folder; give a file path ending in .csv")
+
+
+def run_study(prog: str, study: Callable[..., None], *inputs, ledger: Path | None) -> None:
+    """``study(*inputs, ledger)`` as a command: an unwritable ledger is refused before the study spends its
+    time measuring, and a ``ConfigError`` (a bad source, a damaged ledger) ends it as one line naming
+    ``prog`` and a failing exit status, not a traceback."""
+    try:
+        if ledger is not None:
+            check_ledger_path(ledger)
+        study(*inputs, ledger)
+    except ConfigError as error:
+        raise SystemExit(f"{prog}: {error}") from None
 
 
 def write_ledger(path: Path, columns: Columns, rows: Sequence[Mapping]) -> None:

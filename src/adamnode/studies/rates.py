@@ -28,14 +28,13 @@ from typing import Sequence
 import torch
 from torch.nn import functional as F
 
-from ..errors import ConfigError
 from ..models import AdamNODE
 from ..reports import find_runs
 from ..tasks import get_task
 from ..training.checkpoint import load_checkpoint
 from ..training.config import config_from_settings
 from ..store import ComparisonFolder, RunFolder
-from .ledger import FLAG, FRACTION, NON_NEGATIVE, SEED, check_ledger_path, read_ledger, repeated, write_ledger
+from .ledger import FLAG, FRACTION, NON_NEGATIVE, SEED, read_ledger, repeated, run_study, write_ledger
 
 PROG = "python -m adamnode.studies.rates"
 
@@ -150,12 +149,7 @@ def cli(argv: Sequence[str] | None = None) -> None:
                         help="comparisons, folders of comparisons, ledgers (.csv)")
     parser.add_argument("--ledger", type=Path, help="write every counted run's figures to this .csv")
     arguments = parser.parse_args(argv)
-    try:
-        if arguments.ledger is not None:
-            check_ledger_path(arguments.ledger)
-        main(arguments.sources, arguments.ledger)
-    except ConfigError as error:
-        raise SystemExit(f"{PROG}: {error}") from None
+    run_study(PROG, main, arguments.sources, ledger=arguments.ledger)
 
 
 if __name__ == "__main__":

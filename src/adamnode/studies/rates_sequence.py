@@ -18,10 +18,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Sequence
 
-from ..errors import ConfigError
 from ..reports import find_runs
 from .intervals import paired_difference, welch_difference
-from .ledger import FLAG, FRACTION, NON_NEGATIVE, SEED, check_ledger_path, read_ledger, write_ledger
+from .ledger import FLAG, FRACTION, NON_NEGATIVE, SEED, read_ledger, run_study, write_ledger
 from .rates import comparisons, refuse_repeats, setting
 
 PROG = "python -m adamnode.studies.rates_sequence"
@@ -78,12 +77,7 @@ def cli(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("sources", nargs="+", type=Path, help="comparisons, folders of comparisons, ledgers (.csv)")
     parser.add_argument("--ledger", type=Path, help="write every counted run's figures to this .csv")
     arguments = parser.parse_args(argv)
-    try:
-        if arguments.ledger is not None:
-            check_ledger_path(arguments.ledger)
-        main(arguments.sources, arguments.ledger)
-    except ConfigError as error:
-        raise SystemExit(f"{PROG}: {error}") from None
+    run_study(PROG, main, arguments.sources, ledger=arguments.ledger)
 
 
 if __name__ == "__main__":

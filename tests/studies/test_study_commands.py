@@ -1,0 +1,26 @@
+"""The ledger studies' commands: how they refuse a bad ledger, which ``ledger.run_study`` decides for all."""
+
+import importlib
+
+import pytest
+
+LEDGER_STUDIES = ["claims", "rates", "rates_sequence"]
+
+
+@pytest.mark.parametrize("study", LEDGER_STUDIES)
+def test_a_ledger_that_could_not_be_written_is_refused_before_any_source_is_read(study, tmp_path):
+    module = importlib.import_module(f"adamnode.studies.{study}")
+    with pytest.raises(SystemExit) as stop:
+        module.cli([str(tmp_path / "no-runs"), "--ledger", str(tmp_path / "no-folder" / "runs.csv")])
+    assert stop.value.code == (f"{module.PROG}: cannot write the ledger {tmp_path / 'no-folder' / 'runs.csv'}: "
+                               f"the folder {tmp_path / 'no-folder'} does not exist; create it or give another path")
+
+
+@pytest.mark.parametrize("study", LEDGER_STUDIES)
+def test_a_source_that_is_not_a_ledger_ends_the_command_in_one_line_naming_it(study, tmp_path):
+    module = importlib.import_module(f"adamnode.studies.{study}")
+    (tmp_path / "runs.csv").write_bytes(b"\xff\xfe not text")
+    with pytest.raises(SystemExit) as stop:
+        module.cli([str(tmp_path / "runs.csv")])
+    assert stop.value.code.startswith(f"{module.PROG}: {tmp_path / 'runs.csv'} is not a ledger")
+    assert "\n" not in stop.value.code
