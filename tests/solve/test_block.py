@@ -318,3 +318,46 @@ def test_each_data_parallel_replica_integrates_its_own_field():
     replica._modules = {**block._modules, "field": HBNODE(MLP(D, D)).double()}
     z0 = initial(block.field)
     assert not torch.allclose(block(z0), replica(z0))
+
+
+def test_a_second_solve_on_the_same_device_and_dtype_makes_no_tensor_of_its_interval(monkeypatch):
+    """The block's interval (and t0's tensor) are made once per device and dtype, not in every solve."""
+    block = ODEBlock(AdamNODE(MLP(D, D)), method="rk4", step_size=0.25)
+    z0 = initial(block.field, torch.float32)
+    block(z0)
+    made, make = [], torch.tensor
+
+    def counted(*args, **kwargs):
+        made.append(args)
+        return make(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "tensor", counted)
+    block(z0).sum().backward()
+    assert made == []
+
+
+def test_a_block_moved_to_another_dtype_solves_over_that_dtypes_rounding_of_its_interval():
+    block = ODEBlock(AdamNODE(MLP(D, D)), t1=0.1)
+    assert torch.tensor(0.1, dtype=torch.float32).item() != 0.1
+    for dtype in (torch.float32, torch.float64, torch.float32):
+        block.to(dtype)
+        block(initial(block.field, dtype))
+        assert block.end_time == torch.tensor(0.1, dtype=dtype).item()
+
+
+def test_a_drawn_end_is_not_kept_for_the_solves_to_t1():
+    torch.manual_seed(7)
+    block = ODEBlock(AdamNODE(MLP(D, D)))
+    z0 = initial(block.field, torch.float32)
+    block(z0)
+    steered = block.with_options(steer=0.5)
+    for _ in range(2):
+        steered(z0)
+        assert steered.end_time != 1.0 and 0.5 <= steered.end_time <= 1.5
+        block(z0, options={"steer": 0.5})
+        assert block.end_time != 1.0
+        block(z0)
+        assert block.end_time == 1.0
+    steered.eval()
+    steered(z0)
+    assert steered.end_time == 1.0

@@ -95,6 +95,9 @@ class ODEBlock(nn.Module):
         # t0 as a tensor per (device, dtype), made once: a host-to-device copy in every solve would
         # sync a GPU and break CUDA-graph capture (the stages' times are this tensor plus host floats).
         self._start_times: dict[tuple, torch.Tensor] = {}
+        # [t0, t1] rounded to each state dtype, made once: rounding builds a tensor and reads it back,
+        # work every solve would repeat. Host floats, so the dtype alone decides them on any device.
+        self._intervals: dict[torch.dtype, list[float]] = {}
 
     def _checked_options(self, options: SolverOptions) -> SolverOptions:
         if not options.steer < self._t1 - self._t0:
@@ -238,9 +241,7 @@ class ODEBlock(nn.Module):
         """The times of this call (host floats, rounded to the state's dtype) and where a solve to the end ends."""
         steer = settings.steer > 0 and self.training
         if times is None:
-            end = draw_end(self._t1, settings.steer) if steer else self._t1
-            # Rounded to the state's dtype, as the field will see them.
-            t = torch.tensor([self._t0, end], dtype=z0.dtype).tolist()
+            t = self._interval(draw_end(self._t1, settings.steer) if steer else self._t1, z0.dtype)
             return t, t[-1]
         if steer:
             raise ValueError(f"steer={settings.steer:g} draws the end of each training solve, so it cannot integrate "
@@ -258,6 +259,14 @@ class ODEBlock(nn.Module):
         t = values.tolist()
         settings.check_interval(t[0], t[-1])
         return t, float("nan")
+
+    def _interval(self, end: float, dtype: torch.dtype) -> list[float]:
+        """``[t0, end]`` rounded to ``dtype``, as the field will see them."""
+        if end != self._t1:  # a drawn end (steer): not cached, so the cache stays bounded
+            return torch.tensor([self._t0, end], dtype=dtype).tolist()
+        if dtype not in self._intervals:
+            self._intervals[dtype] = torch.tensor([self._t0, end], dtype=dtype).tolist()
+        return self._intervals[dtype]
 
     def hidden(self, z: torch.Tensor) -> torch.Tensor:
         """The hidden state ``h`` of the last call's output ``z``, for a readout.
