@@ -320,9 +320,10 @@ def test_each_data_parallel_replica_integrates_its_own_field():
     assert not torch.allclose(block(z0), replica(z0))
 
 
-def test_a_second_solve_on_the_same_device_and_dtype_makes_no_tensor_of_its_interval(monkeypatch):
+@pytest.mark.parametrize("t0", [0.0, 0.1], ids=["t0-exact", "t0-rounded"])
+def test_a_second_solve_on_the_same_device_and_dtype_makes_no_tensor_of_its_interval(t0, monkeypatch):
     """The block's interval (and t0's tensor) are made once per device and dtype, not in every solve."""
-    block = ODEBlock(AdamNODE(MLP(D, D)), method="rk4", step_size=0.25)
+    block = ODEBlock(AdamNODE(MLP(D, D)), t0=t0, method="rk4", step_size=0.25)
     z0 = initial(block.field, torch.float32)
     block(z0)
     made, make = [], torch.tensor

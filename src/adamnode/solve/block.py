@@ -197,7 +197,9 @@ class ODEBlock(nn.Module):
         return self._checked(path, dynamics, endpoint_only, regulariser, settings)
 
     def _start_time(self, t0: float, like: torch.Tensor) -> torch.Tensor:
-        if t0 != self._t0:  # a trajectory from elsewhere: not cached, so the cache stays bounded
+        # The block's own t0 as the solve's times hold it, rounded to the state's dtype (0.1 in float32 is
+        # not 0.1). Any other start is a trajectory's: not cached, so the cache stays bounded.
+        if t0 != self._interval(self._t1, like.dtype)[0]:
             return torch.tensor(t0, dtype=like.dtype).to(like.device)
         key = (like.device, like.dtype)
         if key not in self._start_times:
