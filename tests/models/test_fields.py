@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from adamnode import ANODE, GHBNODE, HBNODE, NODE, SONODE, AdamNODE, GNesterovNODE, NesterovNODE, augment
-from adamnode.models.family import MODEL_NAMES, default_interval, make_field
+from adamnode.models.family import MODEL_NAMES, default_interval, field_class
 
 B, D = 5, 4
 
@@ -180,7 +180,7 @@ def test_anode_pads_zero_channels():
     lambda: GHBNODE(Linear(D), activation="swish"),
     lambda: ANODE(Linear(D), augment_dim=0),
     lambda: NODE("not callable"),
-    lambda: make_field("resnet", Linear(D)),
+    lambda: field_class("resnet")(Linear(D)),
 ])
 def test_invalid_construction_is_a_value_error(bad):
     with pytest.raises(ValueError):
@@ -204,7 +204,7 @@ def test_validate_state_errors_name_expected_and_given():
 def test_family_registry_covers_every_model():
     for name in MODEL_NAMES:
         options = {"augment_dim": 1} if name == "anode" else {}
-        field = make_field(name.upper(), Linear(D), **options)
+        field = field_class(name.upper())(Linear(D), **options)
         t0, t1 = default_interval(name)
         assert t1 - t0 == 1.0 and (t0 > 0 or not field.needs_positive_time)
 

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from adamnode import GHBNODE, HBNODE, NODE, AdamNODE, NesterovNODE, ODEBlock
-from adamnode.models.family import MODEL_NAMES, augmentation, default_interval, field_class, make_field
+from adamnode.models.family import MODEL_NAMES, augmentation, default_interval, field_class
 
 B, D = 3, 4
 
@@ -164,7 +164,7 @@ def test_seminorm_usually_but_not_always_saves_backward_evaluations(name, seed, 
     its steps are not a subset of the full norm's and the saving is a tendency, not a bound.
     """
     torch.manual_seed(seed)
-    field = make_field(name, MLP(D, D, width=16)).double()
+    field = field_class(name)(MLP(D, D, width=16)).double()
     z0 = initial(field, torch.float64, seed)
     nfe, grads = {}, {}
     for seminorm in (False, True):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .adam import AdamNODE
-from .base import VectorField, VectorFn
+from .base import VectorField
 from .first_order import ANODE, NODE
 from .nesterov import GNesterovNODE, NesterovNODE
 from .second_order import GHBNODE, HBNODE, SONODE
@@ -30,13 +30,9 @@ def check_model_name(name: str) -> str:
 
 
 def field_class(name: str) -> type[VectorField]:
-    """The vector field class called ``name``: it answers the shape questions of model builders."""
+    """The vector field class called ``name``: it answers the shape questions of model builders, and
+    ``field_class(name)(f, **options)`` builds one around ``f``."""
     return FIELDS[check_model_name(name)]
-
-
-def make_field(name: str, f: VectorFn, **options) -> VectorField:
-    """Build the vector field called ``name`` around ``f`` (``options`` go to its constructor)."""
-    return field_class(name)(f, **options)
 
 
 def default_interval(name: str) -> tuple[float, float]:
