@@ -26,6 +26,10 @@ class StopBoard:
         self.attempts[position] = self.attempts.get(position, 0) + 1
         return self.attempts[position]
 
+    async def attempts_so_far(self) -> dict[int, int]:
+        """How often each run has begun, by its position."""
+        return dict(self.attempts)
+
     async def stop(self, count: int) -> None:
         async with self.changed:
             self.stops = max(self.stops, count)

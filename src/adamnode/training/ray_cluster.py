@@ -37,12 +37,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .config import TrainConfig
-from .errors import ConfigError, Interrupted, RunError
+from ..config.settings import TrainConfig
+from ..errors import ConfigError, Interrupted, RunError
+from ..store import COMPARISON_FILE, ComparisonFolder
 from .interrupt import SAME_REQUEST_SECONDS, STOP_SIGNALS, tell
 from .processes import NotStarted, ProcessLost, _portable
 from ..ray_board import StopBoard
-from .run import COMPARISON_FILE
 
 #: How the extra is installed, for the one-line error when Ray is missing.
 EXTRA = 'pip install "adamnode[ray]" (in a checkout: pip install -e ".[ray]")'
@@ -168,13 +168,8 @@ class RayCluster:
         run as a Ray task, in the order they finish; as ``in_processes`` does on stops and early closing."""
         ray = self.ray
         board = ray.remote(num_cpus=0, max_concurrency=100_000)(StopBoard).remote()
-        task = ray.remote(_attempt)
-        place = _place(calls)
-        pending: dict[Any, int] = {}
-        for position, (config, resume, _) in enumerate(calls):
-            options = {"num_cpus": config.threads, "num_gpus": self.gpus, "max_retries": RETRIES,
-                       "retry_exceptions": False, "name": f"adamnode {config.model} seed {config.seed}"}
-            pending[task.options(**options).remote(function, config, resume, position, board, place)] = position
+        pending = self._submitted(function, calls, board)
+        retries = _Retries(ray, board, calls)
         # Signals are counted in the handler, not acted on: the loop below passes them on to the board.
         requested, sent, reason = [0], [0], ["stop"]
 
@@ -196,10 +191,11 @@ class RayCluster:
         try:
             while pending:
                 passed_on()
+                retries.tell(every=1.0)
                 ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.2)
                 for ref in ready:
                     position = pending.pop(ref)
-                    outcome = self._outcome(ref)
+                    outcome = self._result_of_task(ref)
                     if isinstance(outcome, NotStarted):
                         not_started.append(position)
                         continue
@@ -218,10 +214,20 @@ class RayCluster:
                 ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.2)
                 for ref in ready:
                     del pending[ref]
+            retries.tell()
             for number, handler in previous.items():
                 signal.signal(number, handler)
 
-    def _outcome(self, ref) -> Any:
+    def _submitted(self, function: Callable, calls: list[tuple], board) -> dict[Any, int]:
+        """Each call as a Ray task that Ray retries when its worker dies: the position of each, by reference."""
+        task, place, pending = self.ray.remote(_attempt), _place(calls), {}
+        for position, (config, resume, _) in enumerate(calls):
+            options = {"num_cpus": config.threads, "num_gpus": self.gpus, "max_retries": RETRIES,
+                       "retry_exceptions": False, "name": f"adamnode {config.model} seed {config.seed}"}
+            pending[task.options(**options).remote(function, config, resume, position, board, place)] = position
+        return pending
+
+    def _result_of_task(self, ref) -> Any:
         ray = self.ray
         try:
             kind, value = ray.get(ref)
@@ -233,6 +239,29 @@ class RayCluster:
             return RayTaskLost(f"{RETRIES + 1} attempts on {self._where()}, the last: "
                                f"{type(error).__name__}: {_first_line(error)}")
         return value
+
+
+class _Retries:
+    """The retries of a comparison's runs, told by the driver from the stop board rather than by the
+    retried task: a worker's stderr reaches the driver's only when Ray forwards it, which can be after
+    the comparison has ended."""
+
+    def __init__(self, ray, board, calls: list[tuple]):
+        self.ray, self.board, self.calls = ray, board, calls
+        self.told: dict[int, int] = {}
+        self.asked = time.monotonic()
+
+    def tell(self, every: float = 0.0) -> None:
+        """A line for each attempt begun since the last call, asking the board at most ``every`` seconds."""
+        if time.monotonic() - self.asked < every:
+            return
+        self.asked = time.monotonic()
+        for position, attempt in sorted(self.ray.get(self.board.attempts_so_far.remote()).items()):
+            if attempt > self.told.get(position, 1):
+                self.told[position] = attempt
+                config = self.calls[position][0]
+                tell(f"{config.model} seed {config.seed}: attempt {attempt} of {RETRIES + 1} (the worker of the "
+                     "one before died); it resumes from the run's last checkpoint")
 
 
 # --- on the driver, before the tasks ------------------------------------------------------------
@@ -276,7 +305,7 @@ def _place(calls: list[tuple]) -> tuple[str, str, str | None]:
     if folder is None:
         return os.getcwd(), "", None
     try:
-        digest = hashlib.sha256((folder / COMPARISON_FILE).read_bytes()).hexdigest()
+        digest = hashlib.sha256(ComparisonFolder(folder).record.read_bytes()).hexdigest()
     except OSError:
         digest = None
     return os.getcwd(), str(folder), digest
@@ -351,9 +380,6 @@ def _attempt(function: Callable, config: TrainConfig, resume: bool, position: in
     attempt = ray.get(board.begin.remote(position))
     if attempt is None:
         return "raised", NotStarted("stopped before it started")
-    if attempt > 1:  # the worker's stderr reaches the driver's
-        tell(f"{config.model} seed {config.seed}: attempt {attempt} of {RETRIES + 1} (the worker of the one before "
-             "died); it resumes from the run's last checkpoint")
     before = os.getcwd()
     try:
         _enter(place)
@@ -383,7 +409,7 @@ def _enter(place: tuple[str, str, str | None]) -> None:
     deadline = time.monotonic() + SEE_SECONDS
     while True:
         try:
-            seen = hashlib.sha256((Path(folder) / COMPARISON_FILE).read_bytes()).hexdigest()
+            seen = hashlib.sha256(ComparisonFolder(folder).record.read_bytes()).hexdigest()
         except OSError:
             seen = None
         if seen == digest:
