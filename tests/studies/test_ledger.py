@@ -3,7 +3,7 @@ from dataclasses import replace
 import pytest
 
 from adamnode.studies.ledger import FLAG, NAME, NON_NEGATIVE, SEED, read_ledger, repeated, write_ledger
-from adamnode.training.errors import ConfigError
+from adamnode.errors import ConfigError
 
 COLUMNS = {"model": NAME, "seed": SEED, "learned": FLAG, "loss": replace(NON_NEGATIVE, optional=True)}
 

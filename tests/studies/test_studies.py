@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from adamnode.files import write_json
+from adamnode.store import write_json
 from adamnode.studies import STUDIES, anchors, claims, regularisers
 from adamnode.studies.precision import merge as precision_merge, ratios as precision_ratios
 from adamnode.training.metrics import metric_columns, write_metrics
@@ -152,3 +152,41 @@ def test_the_sequence_rates_are_measured_against_the_papers_pair_whatever_adamno
     differences = [line for line in capsys.readouterr().out.splitlines() if "minus the default" in line]
     # Against AdamNODE's later default, (sigmoid(3), sigmoid(5), learned), that setting would be the base.
     assert any(line.startswith("beta1 0.9526, beta2 0.9933 ") for line in differences), differences
+
+
+def test_a_runs_rates_are_read_from_the_field_it_recorded_not_from_todays_defaults():
+    from adamnode.models.scalars import sigmoid
+    from adamnode.reports.records import RunRecord
+    from adamnode.studies.rates import setting
+
+    def record(settings: dict, fields: tuple = ()) -> RunRecord:
+        return RunRecord(Path("run"), {"model": "adamnode", **settings}, "accuracy", 1, [], None, fields=fields)
+
+    built = ({"class": "AdamNODE", "options": {"beta1": 0.25, "beta2": 0.5, "learn_betas": False}},)
+    assert setting(record({}, built)) == (0.25, 0.5, False)
+    # Folders of 0.1.0 record only the options given: the rest are 0.1.0's defaults, whatever today's are.
+    assert setting(record({})) == (sigmoid(-5.0), sigmoid(5.0), True)
+    assert setting(record({"model_options": {"beta1": 0.3}})) == (0.3, sigmoid(5.0), True)
+
+
+def test_the_sequence_rates_read_adamnode_runs_from_a_comparison_folder(tmp_path, capsys):
+    from adamnode.studies import rates_sequence
+
+    comparison = tmp_path / "f16"
+    runs = [f"adamnode-seed{seed}" for seed in (0, 1)]
+    comparison.mkdir()
+    write_json(comparison / "comparison.json", {"task": "planevibration", "models": ["adamnode"], "seeds": [0, 1],
+                                                "settings": {}, "runs": runs})
+    fields = [{"class": "AdamNODE", "options": {"beta1": 0.25, "beta2": 0.5, "learn_betas": True}}]
+    for seed, name in enumerate(runs):
+        (comparison / name).mkdir()
+        write_json(comparison / name / "config.json", {
+            "settings": {"task": "planevibration", "model": "adamnode", "seed": seed}, "metric": "mse",
+            "parameters": 100, "extra_metrics": ["forecast_mse"], "fields": fields})
+        row = {"epoch": 1, "steps": 4, "train_loss": 0.1 + seed, "train_mse": 0.1, "test_loss": 0.2, "test_mse": 0.2,
+               "test_forecast_mse": 0.3, "nfe_forward": 20.0, "nfe_backward": 30.0, "test_nfe_forward": 20.0,
+               "seconds": 1.0, "test_seconds": 0.1, "lr": 0.01, "penalty": 0.0}
+        write_metrics(comparison / name / "metrics.csv", metric_columns("mse", ("forecast_mse",)), [row])
+        write_json(comparison / name / "summary.json", {"status": "complete", "error": None})
+    rates_sequence.main([comparison], None)
+    assert "| 0.2500 | 0.5000 | yes | 0, 1 |" in capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""The ledger studies' commands: how they refuse a bad ledger, which ``ledger.run_study`` decides for all."""
+"""The studies' commands: how they refuse a bad ledger (``ledger.run_study`` decides for all) or a missing folder."""
 
 import importlib
 
@@ -24,3 +24,11 @@ def test_a_source_that_is_not_a_ledger_ends_the_command_in_one_line_naming_it(st
         module.cli([str(tmp_path / "runs.csv")])
     assert stop.value.code.startswith(f"{module.PROG}: {tmp_path / 'runs.csv'} is not a ledger")
     assert "\n" not in stop.value.code
+
+
+@pytest.mark.parametrize("study", [*LEDGER_STUDIES, "anchors", "regularisers"])
+def test_a_folder_that_is_not_there_ends_the_command_in_one_line_naming_it(study, tmp_path):
+    module = importlib.import_module(f"adamnode.studies.{study}")
+    with pytest.raises(SystemExit) as stop:
+        module.cli([str(tmp_path / "no-runs")])
+    assert stop.value.code.startswith(f"{module.PROG}: {tmp_path / 'no-runs'}") and "\n" not in stop.value.code

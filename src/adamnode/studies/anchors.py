@@ -20,6 +20,7 @@ from typing import Sequence
 
 from ..reports import find_runs
 from ..store import STEPS_FILE
+from .ledger import one_line_errors
 
 PROG = "python -m adamnode.studies.anchors"
 
@@ -71,7 +72,8 @@ def _settings(saved: dict) -> dict:
 def cli(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="+", type=Path, help=f"comparison or run folders with {STEPS_FILE}")
-    main(parser.parse_args(argv).folders)
+    with one_line_errors(PROG):
+        main(parser.parse_args(argv).folders)
 
 
 if __name__ == "__main__":

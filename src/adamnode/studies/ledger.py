@@ -21,9 +21,10 @@ import csv
 import math
 import re
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 from ..errors import ConfigError
 from ..training.metrics import write_metrics
@@ -102,16 +103,23 @@ def check_ledger_path(path: Path) -> None:
         raise ConfigError(f"cannot write the ledger {path}: it is a folder; give a file path ending in .csv")
 
 
-def run_study(prog: str, study: Callable[..., None], *inputs, ledger: Path | None) -> None:
-    """``study(*inputs, ledger)`` as a command: an unwritable ledger is refused before the study spends its
-    time measuring, and a ``ConfigError`` (a bad source, a damaged ledger) ends it as one line naming
+@contextmanager
+def one_line_errors(prog: str) -> Iterator[None]:
+    """A study's command: a ``ConfigError`` (a bad source, a damaged ledger) ends it as one line naming
     ``prog`` and a failing exit status, not a traceback."""
     try:
+        yield
+    except ConfigError as error:
+        raise SystemExit(f"{prog}: {error}") from None
+
+
+def run_study(prog: str, study: Callable[..., None], *inputs, ledger: Path | None) -> None:
+    """``study(*inputs, ledger)`` as a command (``one_line_errors``); an unwritable ledger is refused
+    before the study spends its time measuring."""
+    with one_line_errors(prog):
         if ledger is not None:
             check_ledger_path(ledger)
         study(*inputs, ledger)
-    except ConfigError as error:
-        raise SystemExit(f"{prog}: {error}") from None
 
 
 def write_ledger(path: Path, columns: Columns, rows: Sequence[Mapping]) -> None:

@@ -28,11 +28,13 @@ from typing import Sequence
 import torch
 from torch.nn import functional as F
 
+from ..errors import ConfigError
 from ..models import AdamNODE
+from ..models.scalars import sigmoid
 from ..reports import find_runs
 from ..tasks import get_task
 from ..training.checkpoint import load_checkpoint
-from ..training.config import config_from_settings
+from ..config.settings import config_from_settings
 from ..store import ComparisonFolder, RunFolder
 from .ledger import FLAG, FRACTION, NON_NEGATIVE, SEED, read_ledger, repeated, run_study, write_ledger
 
@@ -82,14 +84,23 @@ def cell(values: list[float], digits: int) -> str:
 
 def comparisons(folder: Path) -> list[Path]:
     """``folder`` if it is a comparison, else the comparisons directly inside it (study.sh's OUT)."""
+    if not folder.is_dir():
+        raise ConfigError(f"{folder} is not a folder; give a comparison folder, the folder holding comparisons "
+                          "or a ledger (.csv)")
     if ComparisonFolder(folder).is_comparison():
         return [folder]
     return sorted(child for child in folder.iterdir() if ComparisonFolder(child).is_comparison())
 
 
+#: AdamNODE's rates where a run gave none, in adamnode 0.1.0: its folders recorded only the options given.
+RATES_0_1_0 = {"beta1": sigmoid(-5.0), "beta2": sigmoid(5.0), "learn_betas": True}
+
+
 def setting(run) -> tuple[float, float, bool]:
-    """(beta1, beta2, learned) a run was trained with, AdamNODE's defaults where it gave none."""
-    options = {**AdamNODE.option_defaults(), **run.settings.get("model_options", {})}
+    """(beta1, beta2, learned) the run's AdamNODE was built with, as its folder records them; a folder
+    adamnode 0.1.0 wrote records only the options given, which are read over 0.1.0's defaults."""
+    built = next((field["options"] for field in run.fields if field["class"] == AdamNODE.__name__), None)
+    options = built if built is not None else {**RATES_0_1_0, **run.settings.get("model_options", {})}
     return float(options["beta1"]), float(options["beta2"]), bool(options["learn_betas"])
 
 

@@ -55,11 +55,11 @@ def main(sources: list[Path], ledger: Path | None) -> None:
         print(f"| {beta1:.4f} | {beta2:.4f} | {'yes' if learned else 'no'} | {', '.join(map(str, sorted(kept)))} | "
               + " | ".join(cell([row[key] for row in kept.values()]) for key in FIGURES) + " |")
     base = groups.get(PAPER_PAIR, {})
-    for setting, kept in sorted(groups.items()):
+    for pair, kept in sorted(groups.items()):
         seeds = sorted(set(kept) & set(base))
         if kept is base or len(seeds) < 2:
             continue
-        print(f"\nbeta1 {setting[0]:.4g}, beta2 {setting[1]:.4g} minus the default, seeds {seeds}:")
+        print(f"\nbeta1 {pair[0]:.4g}, beta2 {pair[1]:.4g} minus the default, seeds {seeds}:")
         for key in FIGURES:
             ours, theirs = [kept[seed][key] for seed in seeds], [base[seed][key] for seed in seeds]
             welch, paired = welch_difference(ours, theirs), paired_difference(ours, theirs)

@@ -13,8 +13,9 @@ import statistics
 from pathlib import Path
 from typing import Sequence
 
-from ..files import atomic_write
+from ..store import atomic_write
 from ..reports import find_runs
+from .ledger import one_line_errors
 
 PROG = "python -m adamnode.studies.regularisers"
 VARIANTS = ["none", "kinetic-jacobian", "steer", "both"]
@@ -95,7 +96,8 @@ def cli(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("root", type=Path, help="the folder holding one comparison per variant")
     parser.add_argument("--plots", type=Path, help="folder to draw nfe.png into")
     arguments = parser.parse_args(argv)
-    main(arguments.root, arguments.plots)
+    with one_line_errors(PROG):
+        main(arguments.root, arguments.plots)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from torch import nn
 from .measure import reference
 from .study import fixed_batches, pretrain
 from ...tasks import get_task
-from ...training.config import resolve_config
+from ...config.settings import resolve_config
 
 PROG = "python -m adamnode.studies.precision.kinks"
 HEADER = "model   f     tol   | output  gradient  field gradient   (own error: difference from the solve at tol / 10)"

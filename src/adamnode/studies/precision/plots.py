@@ -15,7 +15,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatter
 
-from ...files import atomic_write
+from ...store import atomic_write
 
 MARKERS = {"default": "o", "warm": "s", "direct": "^", "fixed": "D", "reference": "v", "plain-direct": "<",
            "torchdyn": "P"}

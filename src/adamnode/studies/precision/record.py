@@ -13,8 +13,7 @@ import math
 from pathlib import Path
 
 from ...errors import DamagedFile
-from ...files import write_text
-from ...store import PRECISION_CSV, PRECISION_FIGURES, PRECISION_MD, PRECISION_RECORD
+from ...store import PRECISION_CSV, PRECISION_FIGURES, PRECISION_MD, PRECISION_RECORD, write_text
 from .plots import plot_work_precision, resolution
 
 RECORD, TABLE_CSV, TABLE_MD = PRECISION_RECORD, PRECISION_CSV, PRECISION_MD
