@@ -19,7 +19,7 @@ import torch
 
 from adamnode.solve import SolverOptions
 from adamnode.tasks import get_task
-from adamnode.training.config import resolve_config
+from adamnode.config.settings import resolve_config
 
 SETTINGS = {"rk4 (direct)": SolverOptions(method="rk4", step_size=0.25, gradient="direct"),
             "dopri5 (checkpoint)": SolverOptions(rtol=1e-3, atol=1e-3)}

@@ -33,7 +33,7 @@ from torchdiffeq import odeint
 from adamnode.solve import SolverOptions
 from adamnode.tasks import get_task
 from adamnode.training.checkpoint import load_checkpoint
-from adamnode.training.config import resolve_config
+from adamnode.config.settings import resolve_config
 from step_time import FieldTimer  # benchmarks/ is the script's folder, so on sys.path
 
 

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 
 from adamnode.tasks import get_task
 from adamnode.training.checkpoint import load_checkpoint
-from adamnode.training.config import config_from_settings
+from adamnode.config.settings import config_from_settings
 
 TASKS = ("planevibration", "walker2d")
 

@@ -1,5 +1,5 @@
 """The house in two wings: the library (errors, models, solve, nets, the layer and the public names)
-never imports the harness (tasks, data, training, experiments, studies, reports, cli, files, store), and
+never imports the harness (config, tasks, data, training, experiments, studies, reports, cli, store), and
 never speaks its language: no library error message names a command-line flag."""
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import adamnode
 PACKAGE = Path(adamnode.__file__).parent
 LIBRARY = ("adamnode", "adamnode.errors", "adamnode.layer", "adamnode.models", "adamnode.solve", "adamnode.nets")
 #: The harness: every other module of the package (these, and any added beside them).
-HARNESS = ("adamnode.tasks", "adamnode.data", "adamnode.training", "adamnode.experiments", "adamnode.studies",
-           "adamnode.reports", "adamnode.cli", "adamnode.files", "adamnode.store", "adamnode.ray_board",
+HARNESS = ("adamnode.config", "adamnode.tasks", "adamnode.data", "adamnode.training", "adamnode.experiments", "adamnode.studies",
+           "adamnode.reports", "adamnode.cli", "adamnode.store", "adamnode.ray_board",
            "adamnode.__main__")
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z-]*")
 
@@ -74,9 +74,9 @@ def test_a_library_module_imports_no_harness_module(path):
 
 def test_the_rule_is_checked_on_a_module_that_breaks_it(tmp_path):
     broken = tmp_path / "block.py"
-    broken.write_text("import torch\nfrom ..training.config import TrainConfig\n\n\ndef f():\n    import adamnode.cli\n")
+    broken.write_text("import torch\nfrom ..config.settings import TrainConfig\n\n\ndef f():\n    import adamnode.cli\n")
     found = imported(broken, "adamnode.solve.block")
-    assert found == {"adamnode.training.config", "adamnode.training.config.TrainConfig", "adamnode.cli"}
+    assert found == {"adamnode.config.settings", "adamnode.config.settings.TrainConfig", "adamnode.cli"}
     assert all(_in(module, HARNESS) for module in found)
 
 

@@ -16,7 +16,7 @@ if _typing.TYPE_CHECKING:
     from .nets.sequence import ODERNN
     from .solve import FailureKind, ODEBlock, SolverError, SolverOptions, SolveStats
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 #: Where each public name is defined (the imports above, for type checkers, list the same names).
 _HOMES = {

@@ -96,7 +96,7 @@ def test_solver_failure_is_reported_with_its_run_context(capsys, tmp_path):
 
 def test_a_value_error_from_torch_is_not_blamed_on_the_users_input(monkeypatch):
     from adamnode.cli import RUN_ERROR, USAGE_ERROR, _describe
-    from adamnode.training.errors import ConfigError
+    from adamnode.errors import ConfigError
 
     with pytest.raises(ValueError) as from_torch:
         torch.nn.functional.cross_entropy(torch.zeros(2, 3), torch.zeros(3, dtype=torch.long))

@@ -21,7 +21,7 @@ import pytest
 
 from adamnode.cli import main
 from adamnode.training.checkpoint import load_checkpoint
-from adamnode.training.errors import CheckpointError
+from adamnode.errors import CheckpointError
 from cli_helpers import TINY, adamnode, csv_rows, metrics_rows, without_timing
 
 needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None,

@@ -54,7 +54,7 @@ def test_every_adamnode_error_class_has_a_status():
 def test_the_solver_flags_are_derived_from_solver_options_and_the_old_adjoint_flag_names_its_successor(capsys):
     from adamnode.cli import main
     from adamnode.cli.options import solver_help
-    from adamnode.training.config import SOLVER_KEYS
+    from adamnode.config.settings import SOLVER_KEYS
 
     assert set(solver_help()) == set(SOLVER_KEYS) and all(solver_help().values())
     for old in ("--adjoint", "--no-adjoint"):

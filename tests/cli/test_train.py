@@ -17,6 +17,10 @@ def test_train_writes_the_run_folder(two_epoch_run):
     assert config["settings"]["n_train"] == 64, "the tiny preset must reach the settings"
     assert set(config["versions"]) == {"python", "torch", "torchdiffeq", "adamnode"}
     assert config["device"].startswith("cpu")
+    # The field as built, defaults filled in: read back the same whatever later versions default to.
+    [field] = config["fields"]
+    assert field["class"] == "HBNODE" and set(field["options"]) == {"gamma", "learn_gamma"}
+    assert field["options"]["learn_gamma"] is True
     assert summary["status"] == "complete" and summary["epochs_completed"] == 2
     table = metrics_rows(two_epoch_run)
     assert [row["epoch"] for row in table] == ["1", "2"]

@@ -218,3 +218,13 @@ def test_adamnode_gradient_stays_finite_where_s_of_v_underflows(v_activation):
     field(torch.tensor(0.5), z).sum().backward()
     assert torch.isfinite(z.grad).all()
     assert all(torch.isfinite(p.grad).all() for p in field.parameters())
+
+
+def test_a_field_keeps_the_options_it_was_built_with_defaults_filled_in():
+    assert AdamNODE(Linear(D), beta1=0.3, learn_betas=False).options == {
+        "beta1": 0.3, "beta2": AdamNODE.option_defaults()["beta2"], "eps": 1e-8, "v_activation": "softplus",
+        "learn_betas": False}
+    # Subclasses chained through super() keep their own constructor's options, not their parent's.
+    assert GHBNODE(Linear(D), activation="hardtanh").options["activation"] == "hardtanh"
+    assert set(GHBNODE(Linear(D)).options) == set(GHBNODE.option_defaults())
+    assert ANODE(Linear(D), augment_dim=3).options == {"augment_dim": 3} and NODE(Linear(D)).options == {}

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from adamnode.training.checkpoint import load_checkpoint, save_checkpoint
-from adamnode.training.errors import CheckpointError
+from adamnode.errors import CheckpointError
 
 from cli_helpers import TINY, adamnode, one_line_error
 
@@ -34,8 +34,8 @@ def test_a_flipped_byte_in_a_stored_weight_is_refused_and_the_file_left_alone(tm
 @pytest.mark.parametrize("field, value", [("epoch", -1), ("step_in_epoch", -2), ("epoch", 1.5), ("epoch", 3)])
 def test_loaded_fields_are_range_checked(tmp_path, field, value):
     content = {"settings": {"epochs": 2}, "model": {"w": torch.ones(2)}, "optimizer": {}, "scheduler": {}, "rng": {},
-               "batch_generator": torch.Generator().get_state(), "epoch": 1, "step_in_epoch": 0, "totals": {},
-               "history": [{"epoch": 1}]}
+               "batch_generator": torch.Generator().get_state(), "epoch": 1, "step_in_epoch": 0, "global_step": 0,
+               "totals": {}, "history": [{"epoch": 1}], "step_window": {}, "wall_seconds": 0.0}
     content[field] = value
     save_checkpoint(tmp_path / "checkpoint.pt", content)
     with pytest.raises(CheckpointError, match="impossible value"):

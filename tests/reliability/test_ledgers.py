@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from adamnode.studies.ledger import read_ledger, write_ledger
-from adamnode.training.errors import ConfigError
+from adamnode.errors import ConfigError
 
 HEADER = "model,seed,train_loss,test_metric,nfe_forward,nfe_backward,late_loss"
 ROW = {"model": "adamnode", "seed": "7", "train_loss": "1.0", "test_metric": "0.88", "nfe_forward": "20.0",

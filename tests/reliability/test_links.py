@@ -12,10 +12,10 @@ import sys
 import pytest
 
 from adamnode.cli import main
-from adamnode.training.errors import ConfigError
-from adamnode.training.folders import check_output, child, clear_owned, folder_lock, record
+from adamnode.errors import ConfigError
+from adamnode.store import check_output, child, clear_owned, folder_lock, record
 
-LOCK_FILE = ".adamnode.lock"  # as adamnode.training.folders names them
+LOCK_FILE = ".adamnode.lock"  # as adamnode.store names them
 MANIFEST_FILE = ".adamnode-files.json"
 
 
@@ -110,7 +110,7 @@ def test_overwrite_removes_adamnodes_temporary_files_and_not_a_users_file_named_
     run.mkdir()
     record(run, ["metrics.csv"], created=True)
     # A write of metrics.csv killed part way leaves adamnode's temporary file.
-    killed = ("import os, signal, sys; from pathlib import Path; from adamnode.files import atomic_write; "
+    killed = ("import os, signal, sys; from pathlib import Path; from adamnode.store import atomic_write; "
               "atomic_write(Path(sys.argv[1]), lambda stream: os.kill(os.getpid(), signal.SIGKILL))")
     subprocess.run([sys.executable, "-c", killed, str(run / "metrics.csv")], check=False)
     leftovers = [path.name for path in run.iterdir() if path.name.endswith(".tmp")]

@@ -11,7 +11,7 @@ from adamnode.training.checkpoint import load_checkpoint
 
 from cli_helpers import TINY, adamnode, one_line_error
 
-MANIFEST_FILE = ".adamnode-files.json"  # as adamnode.training.folders names it
+MANIFEST_FILE = ".adamnode-files.json"  # as adamnode.store names it
 
 
 def tree(folder) -> dict:

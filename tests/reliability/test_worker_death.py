@@ -16,7 +16,7 @@ import pytest
 from adamnode.cli import compare as compare_command
 from adamnode.cli import main
 from adamnode.training import comparison
-from adamnode.training.errors import RunError
+from adamnode.errors import RunError
 from adamnode.training.processes import ProcessLost
 
 

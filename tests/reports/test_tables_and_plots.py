@@ -11,8 +11,7 @@ import pytest
 from adamnode.cli import main
 from adamnode.reports import find_runs, render, summarize
 from adamnode.reports.table import to_csv, to_markdown
-from adamnode.files import write_json
-from adamnode.training.folders import read_manifest
+from adamnode.store import read_manifest, write_json
 from adamnode.training.metrics import metric_columns, write_metrics
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -8,7 +8,7 @@ from adamnode.solve import SolverOptions
 from adamnode.tasks import get_task
 from adamnode.tasks import planevibration, walker2d
 from adamnode.tasks.planevibration import FORECAST, SAMPLE_TIME
-from adamnode.training.config import resolve_config
+from adamnode.config.settings import resolve_config
 
 TINY = {"window": 5, "hidden": 4, "width": 4}
 CHANNELS = {"planevibration": 5, "walker2d": 17}

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from adamnode.tasks import get_task
-from adamnode.training.config import resolve_config
+from adamnode.config.settings import resolve_config
 from adamnode.training.trainer import Trainer
+from adamnode.store import RunFolder
 
 TASK = get_task("spheres")
 
@@ -74,7 +75,7 @@ def trained_accuracy(model: str, run_dir) -> tuple[float, float]:
     """(train accuracy after training, the threshold bound on the same points)."""
     run_dir.mkdir()
     config = resolve_config({"model": model, "epochs": 10, "batch_size": 32, "seed": 0}, {"n_train": 256, "n_test": 32})
-    trainer = Trainer(config, TASK, run_dir, torch.device("cpu"), show_progress=False)
+    trainer = Trainer(config, TASK, RunFolder(run_dir), torch.device("cpu"), show_progress=False)
     trainer.fit()
     totals = trainer.evaluate(trainer.train_split)
     bound = best_threshold_accuracy(trainer.train_split.inputs, trainer.train_split.targets)

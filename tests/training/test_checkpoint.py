@@ -9,14 +9,14 @@ import pytest
 import torch
 
 from adamnode.training.checkpoint import load_checkpoint, save_checkpoint
-from adamnode.training.errors import CheckpointError
-from adamnode.files import atomic_write
+from adamnode.errors import CheckpointError
+from adamnode.store import atomic_write
 from adamnode.training.rng import capture_rng, restore_rng
 
 CONTENT = {"settings": {}, "model": {"w": torch.arange(3.0)}, "optimizer": {"state": {}, "param_groups": []},
            "scheduler": {}, "rng": capture_rng(),
-           "batch_generator": torch.Generator().get_state(), "epoch": 1, "step_in_epoch": 0, "totals": {},
-           "history": [{"epoch": 1, "train_loss": 0.5}]}
+           "batch_generator": torch.Generator().get_state(), "epoch": 1, "step_in_epoch": 0, "global_step": 4,
+           "totals": {}, "history": [{"epoch": 1, "train_loss": 0.5}], "step_window": {}, "wall_seconds": 1.0}
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
@@ -52,11 +52,20 @@ def test_truncated_checkpoint_is_refused_and_not_touched(tmp_path, keep):
 
 def test_checkpoint_of_another_format_version_or_missing_keys_is_refused(tmp_path):
     path = tmp_path / "checkpoint.pt"
-    torch.save({"format": "adamnode-checkpoint", "version": 99}, path)
-    with pytest.raises(CheckpointError, match="format 99"):
+    save_checkpoint(path, CONTENT)
+    path.write_bytes(path.read_bytes().replace(b"adamnode-checkpoint 2 ", b"adamnode-checkpoint 99 ", 1))
+    with pytest.raises(CheckpointError, match="format 99, this adamnode reads 2"):
         load_checkpoint(path)
-    torch.save({"format": "adamnode-checkpoint", "version": 1, "epoch": 2}, path)
+    save_checkpoint(path, {"epoch": 2})
     with pytest.raises(CheckpointError, match="lacks settings"):
+        load_checkpoint(path)
+
+
+def test_an_unsealed_checkpoint_is_refused_as_not_adamnodes(tmp_path):
+    # No release wrote one: a bare torch.save file is somebody else's, whatever it holds.
+    path = tmp_path / "checkpoint.pt"
+    torch.save({"format": "adamnode-checkpoint", "version": 2, **CONTENT}, path)
+    with pytest.raises(CheckpointError, match="not an adamnode checkpoint .*seal"):
         load_checkpoint(path)
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from adamnode.training import comparison
-from adamnode.training.config import TrainConfig
-from adamnode.training.errors import ConfigError, Interrupted
+from adamnode.config.settings import TrainConfig
+from adamnode.errors import ConfigError, Interrupted
 from adamnode.training.processes import NotStarted
 
 

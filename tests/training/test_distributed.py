@@ -24,10 +24,11 @@ from adamnode.solve import FailureKind, SolverError
 from adamnode.tasks.base import Split
 from adamnode.tasks.spheres import SpheresTask
 from adamnode.training.checkpoint import load_checkpoint
-from adamnode.training.config import resolve_config
-from adamnode.training.errors import Diverged
+from adamnode.config.settings import resolve_config
+from adamnode.errors import Diverged
 from adamnode.training.run import train_run
 from adamnode.training.trainer import Trainer
+from adamnode.store import RunFolder
 
 # 6 examples in global batches of 5: one step split 3 + 2, then one of a single example that
 # leaves rank 1 empty-handed. 7 test examples in batches of 5: one whole batch per rank.
@@ -45,7 +46,7 @@ def float64_trainer(settings: dict, run_dir: Path) -> Trainer:
     task.load = lambda values, device: tuple(Split(split.inputs.double(), split.targets)
                                              for split in load(values, device))
     run_dir.mkdir(parents=True, exist_ok=True)
-    return Trainer(resolve_config(settings), task, run_dir, torch.device("cpu"), show_progress=False)
+    return Trainer(resolve_config(settings), task, RunFolder(run_dir), torch.device("cpu"), show_progress=False)
 
 
 def measure(run_dir: Path) -> dict:
@@ -73,14 +74,14 @@ def measure(run_dir: Path) -> dict:
 def faults_on_rank_one(run_dir: Path) -> list[str]:
     """What each rank raises when only rank 1's loss turns NaN, and when only rank 1's solve fails."""
     raised = []
-    nan = Trainer(resolve_config(FIXED_STEP), SpheresTask(), run_dir, torch.device("cpu"), show_progress=False)
+    nan = Trainer(resolve_config(FIXED_STEP), SpheresTask(), RunFolder(run_dir), torch.device("cpu"), show_progress=False)
     if dist.get_rank() == 1:
         loss = nan.task.loss
         nan.task.loss = lambda output, target: loss(output, target) * float("nan")
     with pytest.raises(Diverged) as diverged:
         nan.fit()
     raised.append(str(diverged.value))
-    failing = Trainer(resolve_config(FIXED_STEP), SpheresTask(), run_dir, torch.device("cpu"), show_progress=False)
+    failing = Trainer(resolve_config(FIXED_STEP), SpheresTask(), RunFolder(run_dir), torch.device("cpu"), show_progress=False)
     if dist.get_rank() == 1:
         def fail(*inputs):
             raise SolverError(FailureKind.STEP_UNDERFLOW, "step size underflow", t=0.5, dt=1e-12, nfe=40, phase="forward", method="rk4")
@@ -157,7 +158,7 @@ def test_torchrun_training_and_resume_match_a_single_process(tmp_path):
                 "--batch-size", "25"]
     single = tmp_path / "single"
     train_run(resolve_config({"model": "hbnode", "preset": "tiny", "method": "rk4", "step_size": 0.25, "seminorm": False,
-                              "batch_size": 25}), single, show_progress=False, log=None)
+                              "batch_size": 25}), RunFolder(single), show_progress=False, log=None)
     parallel = tmp_path / "parallel"
     first = torchrun_train(*settings, "--epochs", "1", "--out", str(parallel))
     assert first.returncode == 0, first.stderr

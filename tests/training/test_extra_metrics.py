@@ -5,10 +5,11 @@ import torch
 from adamnode.reports import find_runs, summarize
 from adamnode.reports.table import to_csv, to_markdown
 from adamnode.tasks.spheres import SpheresTask
-from adamnode.training.config import resolve_config
+from adamnode.config.settings import resolve_config
 from adamnode.training.metrics import read_metrics
 from adamnode.training.run import train_run
 from adamnode.training.trainer import Trainer
+from adamnode.store import RunFolder
 
 
 class SpheresWithErrorRate(SpheresTask):
@@ -23,7 +24,7 @@ class SpheresWithErrorRate(SpheresTask):
 def test_an_extra_metric_is_recorded_per_epoch_and_agrees_with_the_headline(tmp_path):
     # 64 test points in batches of 16: four batches to sum over.
     config = resolve_config({"model": "hbnode", "preset": "tiny", "batch_size": 16, "epochs": 2})
-    trainer = Trainer(config, SpheresWithErrorRate(), tmp_path, torch.device("cpu"), show_progress=False)
+    trainer = Trainer(config, SpheresWithErrorRate(), RunFolder(tmp_path), torch.device("cpu"), show_progress=False)
     trainer.fit()
     rows = read_metrics(tmp_path / "metrics.csv")
     assert len(rows) == 2
@@ -34,7 +35,7 @@ def test_an_extra_metric_is_recorded_per_epoch_and_agrees_with_the_headline(tmp_
 def test_the_extra_metric_reaches_the_comparison_table(tmp_path, monkeypatch):
     monkeypatch.setattr(SpheresTask, "extra_metrics", ("error_rate",))
     monkeypatch.setattr(SpheresTask, "extra_metric_terms", SpheresWithErrorRate.extra_metric_terms)
-    train_run(resolve_config({"model": "node", "preset": "tiny"}), tmp_path / "node", show_progress=False, log=None)
+    train_run(resolve_config({"model": "node", "preset": "tiny"}), RunFolder(tmp_path / "node"), show_progress=False, log=None)
     records = find_runs(tmp_path)
     assert records[0].extra_metrics == ("error_rate",)
     rows = summarize(records)

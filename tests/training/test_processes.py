@@ -10,7 +10,7 @@ import signal
 import threading
 import time
 
-from adamnode.training.errors import ConfigError, Interrupted, RunError
+from adamnode.errors import ConfigError, Interrupted, RunError
 from adamnode.training.interrupt import deferred_interrupt
 from adamnode.training.processes import NotStarted, ProcessLost, in_processes
 

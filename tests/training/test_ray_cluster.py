@@ -9,7 +9,7 @@ import socket
 import pytest
 
 from adamnode.training import ray_cluster
-from adamnode.training.errors import ConfigError
+from adamnode.errors import ConfigError
 
 
 @pytest.fixture

@@ -7,19 +7,20 @@ import signal
 
 import pytest
 
-from adamnode.training.config import resolve_config
-from adamnode.training.errors import Interrupted
+from adamnode.config.settings import resolve_config
+from adamnode.errors import Interrupted
 from adamnode.training.metrics import read_metrics
 from adamnode.training.run import resumed_config, train_run
 from adamnode.training.steps import STEP_COLUMNS, read_steps
 from adamnode.training.trainer import Trainer
+from adamnode.store import RunFolder
 
 # 64 points in batches of 16: four full steps per epoch.
 SETTINGS = {"model": "hbnode", "preset": "tiny", "batch_size": 16}
 
 
 def train(path, **changes):
-    return train_run(resolve_config({**SETTINGS, **changes}), path, show_progress=False, log=None)
+    return train_run(resolve_config({**SETTINGS, **changes}), RunFolder(path), show_progress=False, log=None)
 
 
 def test_a_row_every_n_steps_with_the_columns_asked_for(tmp_path):
@@ -71,8 +72,8 @@ def test_a_run_killed_after_logging_resumes_without_duplicate_or_missing_rows(tm
     # would leave: rows past the checkpoint, the last one torn halfway through its append.
     with open(steps, "a", encoding="utf-8") as stream:
         stream.write("1,4,9.0,1.0,1.0,1.0\n2,6,9.0")
-    resumed, state = resumed_config(tmp_path / "split", {})
-    train_run(resumed, tmp_path / "split", resume_state=state, show_progress=False, log=None)
+    resumed, state = resumed_config(RunFolder(tmp_path / "split"), {})
+    train_run(resumed, RunFolder(tmp_path / "split"), resume_state=state, show_progress=False, log=None)
 
     def without_seconds(path):
         return [{key: value for key, value in row.items() if key != "seconds"} for row in read_steps(path)]

@@ -15,11 +15,12 @@ import torch
 from adamnode.solve import FailureKind, SolverError
 from adamnode.tasks.spheres import SpheresTask, TimeMLP
 from adamnode.training.checkpoint import load_checkpoint
-from adamnode.training.config import resolve_config
-from adamnode.training.errors import ConfigError, Diverged, Interrupted, RunError
+from adamnode.config.settings import resolve_config
+from adamnode.errors import ConfigError, Diverged, Interrupted, RunError
 from adamnode.training.metrics import read_metrics
-from adamnode.training.run import resumed_config, train_run
+from adamnode.training.run import resume_run, resumed_config, train_run
 from adamnode.training.trainer import Trainer
+from adamnode.store import RunFolder
 
 # 64 points in batches of 16: four steps per epoch, so a stop can fall inside an epoch.
 SETTINGS = {"model": "ghbnode", "preset": "tiny", "batch_size": 16, "epochs": 2}
@@ -46,11 +47,11 @@ def train_with_ctrl_c_after_three_steps_then_resume(run_dir, monkeypatch, stop_s
     with monkeypatch.context() as patch:
         patch.setattr(Trainer, "_update", update_then_ctrl_c)
         with pytest.raises(Interrupted, match="adamnode train --resume"):
-            train_run(config(), run_dir, show_progress=False, log=None)
+            train_run(config(), RunFolder(run_dir), show_progress=False, log=None)
     state = load_checkpoint(run_dir / "checkpoint.pt")
     assert (state["epoch"], state["step_in_epoch"]) == (0, 3)
-    resumed, state = resumed_config(run_dir, {})
-    train_run(resumed, run_dir, resume_state=state, show_progress=False, log=None)
+    resumed, state = resumed_config(RunFolder(run_dir), {})
+    train_run(resumed, RunFolder(run_dir), resume_state=state, show_progress=False, log=None)
 
 
 def assert_same_run(whole, split):
@@ -63,7 +64,7 @@ def assert_same_run(whole, split):
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_a_stop_signal_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path, monkeypatch, stop_signal):
-    train_run(config(), tmp_path / "whole", show_progress=False, log=None)
+    train_run(config(), RunFolder(tmp_path / "whole"), show_progress=False, log=None)
     train_with_ctrl_c_after_three_steps_then_resume(tmp_path / "split", monkeypatch, stop_signal)
     assert_same_run(tmp_path / "whole", tmp_path / "split")
 
@@ -84,7 +85,7 @@ def kill_in_step_four(run_dir, monkeypatch, **changes):
     with monkeypatch.context() as patch:
         patch.setattr(Trainer, "_update", update_then_die)
         with pytest.raises(Killed):
-            train_run(config(**changes), run_dir, show_progress=False, log=None)
+            train_run(config(**changes), RunFolder(run_dir), show_progress=False, log=None)
     state = load_checkpoint(run_dir / "checkpoint.pt")
     return state["epoch"], state["step_in_epoch"]
 
@@ -93,10 +94,10 @@ def test_a_run_killed_mid_epoch_resumes_from_its_timed_checkpoint(tmp_path, monk
     # A tiny interval makes every step's checkpoint due; the default's ten minutes make none due here.
     assert kill_in_step_four(tmp_path / "default", monkeypatch) == (0, 0)
     assert kill_in_step_four(tmp_path / "split", monkeypatch, checkpoint_minutes=1e-9) == (0, 3)
-    resumed, state = resumed_config(tmp_path / "split", {"checkpoint_minutes": 10.0})
+    resumed, state = resumed_config(RunFolder(tmp_path / "split"), {"checkpoint_minutes": 10.0})
     assert resumed.checkpoint_minutes == 10.0
-    train_run(resumed, tmp_path / "split", resume_state=state, show_progress=False, log=None)
-    train_run(config(), tmp_path / "whole", show_progress=False, log=None)
+    train_run(resumed, RunFolder(tmp_path / "split"), resume_state=state, show_progress=False, log=None)
+    train_run(config(), RunFolder(tmp_path / "whole"), show_progress=False, log=None)
     assert_same_run(tmp_path / "whole", tmp_path / "split")
 
 
@@ -111,7 +112,7 @@ def test_resume_continues_the_global_random_streams(tmp_path, monkeypatch):
         return loss(self, output, target)
 
     monkeypatch.setattr(SpheresTask, "loss", loss_drawing_globally)
-    train_run(config(), tmp_path / "whole", show_progress=False, log=None)
+    train_run(config(), RunFolder(tmp_path / "whole"), show_progress=False, log=None)
     whole, draws[:] = list(draws), []
     train_with_ctrl_c_after_three_steps_then_resume(tmp_path / "split", monkeypatch)
     assert len(whole) == 8 and draws == whole
@@ -132,7 +133,7 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, mon
     monkeypatch.setattr(SpheresTask, "loss", loss_turning_nan)
     run_dir = tmp_path / "run"
     with pytest.raises(Diverged) as failure:
-        train_run(config(epochs=3), run_dir, show_progress=False, log=None)
+        train_run(config(epochs=3), RunFolder(run_dir), show_progress=False, log=None)
     assert "loss became nan at epoch 2, step 2" in str(failure.value)
     assert str(run_dir / "checkpoint.pt") in str(failure.value)
     state = load_checkpoint(run_dir / "checkpoint.pt")
@@ -158,7 +159,7 @@ def test_non_finite_gradient_stops_the_run_before_it_corrupts_the_weights(tmp_pa
     run_dir = tmp_path / "run"
     with pytest.raises(Diverged, match="gradient became nan at epoch 1, step 3"):
         # Direct backprop: with the adjoint the NaN would stop the backward solve first.
-        train_run(config(epochs=2, gradient="direct"), run_dir, show_progress=False, log=None)
+        train_run(config(epochs=2, gradient="direct"), RunFolder(run_dir), show_progress=False, log=None)
     state = load_checkpoint(run_dir / "checkpoint.pt")
     assert all(bool(torch.isfinite(tensor).all()) for tensor in state["model"].values())
 
@@ -171,19 +172,19 @@ def test_the_trainer_redoes_nothing_a_failed_backward_fails_the_run(tmp_path, mo
 
     monkeypatch.setattr(Trainer, "_update", update_failing)
     with pytest.raises(RunError, match="epoch 1, step 1: dopri5 backward solve failed"):
-        train_run(config(epochs=1), tmp_path / "run", show_progress=False, log=None)
+        train_run(config(epochs=1), RunFolder(tmp_path / "run"), show_progress=False, log=None)
 
 
 def test_a_resumed_run_keeps_its_warm_start_setting(tmp_path):
-    train_run(config(epochs=1, warm_start=True), tmp_path / "run", show_progress=False, log=None)
-    resumed, _ = resumed_config(tmp_path / "run", {"epochs": 2})
+    train_run(config(epochs=1, warm_start=True), RunFolder(tmp_path / "run"), show_progress=False, log=None)
+    resumed, _ = resumed_config(RunFolder(tmp_path / "run"), {"epochs": 2})
     assert resumed.solver.warm_start and not config().solver.warm_start
     with pytest.raises(ConfigError, match="--warm-start cannot change"):
-        resumed_config(tmp_path / "run", {"epochs": 2, "warm_start": False})
+        resumed_config(RunFolder(tmp_path / "run"), {"epochs": 2, "warm_start": False})
 
 
 def test_max_steps_and_subsets_bound_the_work(tmp_path):
-    trainer = Trainer(config(max_steps=2, train_subset=40, test_subset=24, epochs=1), SpheresTask(), tmp_path,
+    trainer = Trainer(config(max_steps=2, train_subset=40, test_subset=24, epochs=1), SpheresTask(), RunFolder(tmp_path),
                       torch.device("cpu"), show_progress=False)
     assert (len(trainer.train_split), len(trainer.test_split), trainer.steps_per_epoch) == (40, 24, 2)
     trainer.fit()
@@ -192,7 +193,7 @@ def test_max_steps_and_subsets_bound_the_work(tmp_path):
 
 
 def test_learning_rate_decays_every_given_number_of_steps(tmp_path):
-    summary = train_run(config(lr=0.01, lr_decay=0.5, lr_decay_every=4, epochs=2), tmp_path / "run",
+    summary = train_run(config(lr=0.01, lr_decay=0.5, lr_decay_every=4, epochs=2), RunFolder(tmp_path / "run"),
                         show_progress=False, log=None)
     # Eight steps in all, a decay after the fourth and the eighth.
     assert summary["final"]["lr"] == pytest.approx(0.01 * 0.5 ** 2)
@@ -219,7 +220,7 @@ def test_metrics_nfe_backward_is_the_epochs_backward_evaluations_per_step(tmp_pa
 
     monkeypatch.setattr(TimeMLP, "forward", counting_forward)
     monkeypatch.setattr(Trainer, "_update", update_counting)
-    train_run(config(gradient="adjoint" if adjoint else "direct"), tmp_path / "run", show_progress=False, log=None)
+    train_run(config(gradient="adjoint" if adjoint else "direct"), RunFolder(tmp_path / "run"), show_progress=False, log=None)
     rows = read_metrics(tmp_path / "run" / "metrics.csv")
     steps = rows[0]["steps"]
     assert len(backward_calls) == steps * len(rows)
@@ -249,7 +250,7 @@ def test_the_solve_penalty_joins_the_update_and_has_its_own_column(tmp_path, mon
 
     monkeypatch.setattr(SpheresTask, "loss", recording_loss)
     monkeypatch.setattr(Trainer, "_update", recording_update)
-    train_run(config(**weights), tmp_path / "run", show_progress=False, log=None)
+    train_run(config(**weights), RunFolder(tmp_path / "run"), show_progress=False, log=None)
     rows = read_metrics(tmp_path / "run" / "metrics.csv")
     steps = rows[0]["steps"]
     assert updates == pytest.approx([a + b for a, b in zip(task_losses, penalties)], rel=1e-6)
@@ -259,3 +260,17 @@ def test_the_solve_penalty_joins_the_update_and_has_its_own_column(tmp_path, mon
         # 64 points in batches of 16: the mean over batches is the mean over samples.
         assert row["train_loss"] == pytest.approx(sum(task_losses[batches]) / steps, rel=1e-6)
         assert row["penalty"] == pytest.approx(sum(penalties[batches]) / steps, rel=1e-6)
+
+
+@pytest.mark.parametrize("begun_by_0_1_0", [False, True])
+def test_a_resumed_run_keeps_the_record_of_its_fields_as_they_were_built(tmp_path, begun_by_0_1_0):
+    run = RunFolder(tmp_path / "run")
+    train_run(config(epochs=1), run, show_progress=False, log=None)
+    description = json.loads(run.config.read_text())
+    assert [field["class"] for field in description["fields"]] == ["GHBNODE"]
+    if begun_by_0_1_0:  # 0.1.0 recorded no fields: today's defaults must not be written as its own
+        del description["fields"]
+        run.config.write_text(json.dumps(description))
+    resume_run(run, {"epochs": 2}, show_progress=False, log=None)
+    resumed = json.loads(run.config.read_text())
+    assert ("fields" in resumed) is not begun_by_0_1_0 and resumed["settings"]["epochs"] == 2

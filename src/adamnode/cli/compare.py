@@ -7,16 +7,16 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from ..reports import render
-from ..store import RESULTS_CSV, RESULTS_MD, claimed
+from ..store import RESULTS_CSV, RESULTS_MD, claimed, is_main_process
 from ..tasks import get_task
-from ..training import model_options
+from ..config import model_options
 from ..training.comparison import (COMPARISON_FILES, LocalProcesses, check_comparison, run_comparison,
                                    saved_comparison, start_comparison)
-from ..training.config import MAX_SEED, TrainConfig, load_config_file
+from ..config.settings import MAX_SEED, TrainConfig, load_config_file
 from ..training.distributed import launched, on_main, process_group
-from ..training.errors import ConfigError, RunError
-from ..training.runtime import available_cores, is_main_process, resolve_device
-from .options import add_training_options, config_from_args, explicit_settings
+from ..errors import ConfigError, RunError
+from ..training.runtime import available_cores, resolve_device
+from .options import add_training_options, config_from_args, explicit_settings, parse_names
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -121,7 +121,7 @@ def _new_comparison(args: argparse.Namespace):
         raise ConfigError("compare trains several models: give them with --models (or 'models' in the config file), "
                           "not 'model'")
     task = get_task(base.task)
-    models = _parse_models(models_given, task.models)
+    models = parse_names(models_given, task.models, "model", "--models")
     model_options.resolve(base.model_options, models)
     if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
         raise ConfigError(f"--seeds must be a positive integer, got {seeds!r}")
@@ -129,16 +129,3 @@ def _new_comparison(args: argparse.Namespace):
         raise ConfigError(f"--seed {base.seed} with --seeds {seeds} runs past the largest seed, {MAX_SEED}; "
                           "start lower or run fewer seeds")
     return base, models, list(range(base.seed, base.seed + seeds))
-
-
-def _parse_models(given, valid: tuple[str, ...]) -> list[str]:
-    if given is None:
-        return list(valid)
-    names = given if isinstance(given, list) else str(given).split(",")
-    models = [str(name).strip().lower() for name in names if str(name).strip()]
-    unknown = [name for name in models if name not in valid]
-    if unknown or not models:
-        raise ConfigError(f"unknown model(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(valid)}")
-    if len(set(models)) != len(models):
-        raise ConfigError(f"--models lists a model twice: {given}")
-    return models

@@ -6,9 +6,9 @@ import argparse
 
 from ..models.family import FIELDS, default_interval
 from ..tasks import TASK_NAMES, get_task
-from ..training.config import load_config_file, resolve_config
+from ..config.settings import load_config_file, resolve_config
 from ..models.family import options_for
-from ..training.model_options import describe
+from ..config.model_options import describe
 from .options import add_model_option, explicit_settings
 
 

@@ -1,7 +1,7 @@
 """The training options shared by ``adamnode train`` and ``adamnode compare``.
 
 Every option defaults to "not given" (``argparse.SUPPRESS``) so that only explicit flags reach the
-namespace: they are the top layer of the settings' precedence (see ``training.config``).
+namespace: they are the top layer of the settings' precedence (see ``config.settings``).
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from ..models.family import MODEL_NAMES
 from ..solve.options import GRADIENTS, METHODS, SolverOptions
 from ..store import CHECKPOINT_FILE, STEPS_FILE
 from ..tasks import TASK_NAMES
-from ..training import model_options
-from ..training.config import (CORE_KEYS, DEVICES, SOLVER_KEYS, TrainConfig, base_type, flag, load_config_file,
+from ..config import model_options
+from ..errors import ConfigError
+from ..config.settings import (CORE_KEYS, DEVICES, SOLVER_KEYS, TrainConfig, base_type, flag, load_config_file,
                                resolve_config)
 
 _HELP = {
@@ -123,3 +124,18 @@ def config_from_args(args: argparse.Namespace, file_values: dict[str, Any] | Non
     if file_values is None:
         file_values = load_config_file(args.config) if getattr(args, "config", None) else {}
     return resolve_config(explicit_settings(args), file_values, command_keys)
+
+
+def parse_names(given, valid: tuple[str, ...], what: str, option: str) -> list[str]:
+    """The names ``given`` lists (a comma-separated string, or a list from a config file; all of ``valid``
+    when None), each checked against ``valid``, in order; a name given twice is refused."""
+    if given is None:
+        return list(valid)
+    listed = given if isinstance(given, list) else str(given).split(",")
+    names = [str(name).strip().lower() for name in listed if str(name).strip()]
+    unknown = [name for name in names if name not in valid]
+    if unknown or not names:
+        raise ConfigError(f"unknown {what}(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(valid)}")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{option} lists a {what} twice: {given}")
+    return names

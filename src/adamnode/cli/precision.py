@@ -12,15 +12,16 @@ import torch
 from ..studies.precision.measure import CHECK_TOL, OPTIONAL_PATHS, PATHS, REFERENCE_TOL, check_available, variants
 from ..studies.precision.study import fixed_batches, pretrain, run_study
 from ..studies.precision.record import PRECISION_FILES, RECORD, is_precision_folder, read_precision, write_precision
-from ..store import PRECISION_CSV, PRECISION_MD, claimed
-from ..tasks import DEFAULT_TASK, get_task
-from ..training.checkpoint import CHECKPOINT_FILE, load_checkpoint
-from ..training.comparison import read_comparison, read_record
-from ..training.config import check_seed, config_from_settings, resolve_config
 from ..errors import ConfigError
-from ..training.folders import check_output
-from ..training.run import COMPARISON_FILE, CONFIG_FILE
+from ..store import (CHECKPOINT_FILE, COMPARISON_FILE, CONFIG_FILE, PRECISION_CSV, PRECISION_MD, ComparisonFolder,
+                     RunFolder, check_output, claimed)
+from ..tasks import DEFAULT_TASK, get_task
+from ..tasks.base import Task
+from ..training.checkpoint import load_checkpoint
+from ..training.comparison import read_comparison
+from ..config.settings import TrainConfig, check_seed, config_from_settings, resolve_config
 from ..training.runtime import describe_device, resolve_device
+from .options import parse_names
 
 #: Every setting of a study, with its default; a study saves them, so ``--resume`` needs none.
 DEFAULTS = {"task": None, "models": None, "tols": "1e-2,1e-3,1e-4,1e-5", "paths": "default,warm,direct,fixed,reference",
@@ -73,24 +74,15 @@ def run(args: argparse.Namespace) -> int:
     done = _unfinished_study(args) if args.resume else None
     study = {**DEFAULTS, **(done["settings"]["arguments"] if done else
                             {key: getattr(args, key) for key in DEFAULTS if hasattr(args, key)})}
-    saved = _saved_runs(Path(study["source"])) if study["source"] else None
-    task = get_task(study["task"] or (next(iter(saved.values()))[0]["task"] if saved else DEFAULT_TASK))
-    if saved:
-        other = {settings["task"] for settings, _ in saved.values()} - {task.name}
-        if other:
-            raise ConfigError(f"--from {study['source']} holds a {', '.join(sorted(other))} run, not {task.name}; "
-                              f"drop --task or give a {task.name} folder")
-    models = _names(study["models"], tuple(saved) if saved else task.models, "model")
-    paths = _names(study["paths"], PATHS + OPTIONAL_PATHS, "path")
+    saved, task = _source_and_task(study)
+    models = parse_names(study["models"], tuple(saved) if saved else task.models, "model", "--models")
+    paths = parse_names(study["paths"], PATHS + OPTIONAL_PATHS, "path", "--paths")
     check_available(paths)
     out = Path(args.resume or args.out or Path("runs") / f"precision-{task.name}")
     if not done:
         check_output(out, args.overwrite, resumable=_stopped_part_way(out))  # before the study: a refusal costs nothing
     chosen = _checked_variants(study, paths)
-    data_dir = {"data_dir": study["data_dir"]} if study["data_dir"] else {}
-    # A saved run's own settings: its data (the spheres are drawn from its seed) and its networks' sizes.
-    config = (config_from_settings({**saved[models[0]][0], **data_dir}) if saved
-              else resolve_config({"task": task.name, "seed": study["seed"], **data_dir}))
+    config = _study_config(study, task, saved[models[0]][0] if saved else None)
     settings = config.settings()
     threads = study["threads"] or config.threads
     if threads:
@@ -113,12 +105,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{name}: pretrained {study['pretrain_steps']} steps")
         return state
 
-    command = (f"adamnode precision --task {task.name} --models {','.join(models)} --tols {study['tols']} "
-               f"--paths {study['paths']} --fixed-steps {study['fixed_steps']} --batches {study['batches']} "
-               f"--batch-size {batch_size} --repeats {study['repeats']} --seed {study['seed']} --threads {threads} "
-               + (f"--from {study['source']}" if saved else f"--pretrain-steps {study['pretrain_steps']}")
-               + f" --reference-tol {study['reference_tol']:g} --check-tol {study['check_tol']:g}"
-               + (" --reference-adjoint" if study["reference_adjoint"] else ""))
+    command = _command({**study, "task": task.name, "models": ",".join(models), "batch_size": batch_size,
+                        "threads": threads})
     earlier = done["settings"]["study_seconds"] if done else 0.0
     start = time.perf_counter()
 
@@ -140,9 +128,42 @@ def run(args: argparse.Namespace) -> int:
                            reference_adjoint=study["reference_adjoint"], record=done,
                            on_model=lambda partial: save(partial, complete=False))
         page = save(record, complete=True)
-    print(page, end="")
-    print(f"\n{PRECISION_CSV}, {PRECISION_MD} and the work-precision PNGs are in {out}")
+    print(f"{page}\n{PRECISION_CSV}, {PRECISION_MD} and the work-precision PNGs are in {out}")
     return 0
+
+
+def _source_and_task(study: dict) -> tuple[dict | None, Task]:
+    """The trained runs of ``--from`` (None without it) and the study's task, which they must share."""
+    saved = _saved_runs(Path(study["source"])) if study["source"] else None
+    task = get_task(study["task"] or (next(iter(saved.values()))[0]["task"] if saved else DEFAULT_TASK))
+    other = {settings["task"] for settings, _ in saved.values()} - {task.name} if saved else set()
+    if other:
+        raise ConfigError(f"--from {study['source']} holds a {', '.join(sorted(other))} run, not {task.name}; "
+                          f"drop --task or give a {task.name} folder")
+    return saved, task
+
+
+def _study_config(study: dict, task: Task, run_settings: dict | None) -> TrainConfig:
+    """The settings the study loads data and builds networks with: a saved run's own, where it has one
+    (the spheres are drawn from its seed, its networks have their sizes), else the task's defaults."""
+    data_dir = {"data_dir": study["data_dir"]} if study["data_dir"] else {}
+    if run_settings is not None:
+        return config_from_settings({**run_settings, **data_dir})
+    return resolve_config({"task": task.name, "seed": study["seed"], **data_dir})
+
+
+def _command(arguments: dict) -> str:
+    """The command that measures the study again: its settings as flags, in ``DEFAULTS``' order, less
+    where this machine keeps its data and which device it used."""
+    words = ["adamnode precision"]
+    left_out = ("device", "data_dir", "pretrain_steps" if arguments["source"] else "source")
+    for key in DEFAULTS:
+        value = arguments[key]
+        if key in left_out or value is None or value is False:
+            continue
+        words.append(_flag(key) if value is True else f"{_flag(key)} {value:g}" if isinstance(value, float)
+                     else f"{_flag(key)} {value}")
+    return " ".join(words)
 
 
 def _checked_variants(study: dict, paths: list[str]) -> list:
@@ -192,32 +213,23 @@ def _unfinished_study(args: argparse.Namespace) -> dict:
 
 def _saved_runs(folder: Path) -> dict[str, tuple[dict, dict]]:
     """model -> (settings, trained weights) of the run in ``folder``, or of each model's first run of a comparison."""
-    if (folder / COMPARISON_FILE).is_file():
-        runs = [folder / name for name in read_comparison(folder)["runs"]]
-    elif (folder / CONFIG_FILE).is_file():
-        runs = [folder]
+    comparison = ComparisonFolder(folder)
+    if comparison.is_comparison():
+        runs = [comparison.run(name) for name in read_comparison(folder)["runs"]]
+    elif RunFolder(folder).is_run():
+        runs = [RunFolder(folder)]
     else:
         raise ConfigError(f"--from {folder} is not a run or compare folder (no {CONFIG_FILE} or {COMPARISON_FILE})")
     saved = {}
-    for run_dir in runs:
-        if not (run_dir / CHECKPOINT_FILE).is_file():
+    for run in runs:
+        if not run.has_checkpoint():
             continue
-        settings = read_record(run_dir / CONFIG_FILE, ("settings",))["settings"]
-        saved.setdefault(settings["model"], (settings, load_checkpoint(run_dir / CHECKPOINT_FILE)["model"]))
+        settings = run.read_description()["settings"]
+        saved.setdefault(settings["model"], (settings, load_checkpoint(run.checkpoint)["model"]))
     if not saved:
         raise ConfigError(f"--from {folder} holds no trained checkpoint ({CHECKPOINT_FILE})")
     return saved
 
-
-def _names(given: str | None, valid: tuple[str, ...], what: str) -> list[str]:
-    """The names listed in ``given`` (all of ``valid`` for None), each checked, in order, once."""
-    if given is None:
-        return list(valid)
-    names = [name.strip().lower() for name in given.split(",") if name.strip()]
-    unknown = [name for name in names if name not in valid]
-    if unknown or not names:
-        raise ConfigError(f"unknown {what}(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(valid)}")
-    return list(dict.fromkeys(names))
 
 
 def _positive_list(given: str, kind: type, flag: str) -> list:

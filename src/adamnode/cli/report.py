@@ -7,9 +7,8 @@ from pathlib import Path
 
 from ..reports import render
 from ..studies.precision.record import DRAWN, is_precision_folder, render_precision
-from ..store import PRECISION_CSV, PRECISION_MD, RESULTS_CSV, RESULTS_MD
 from ..errors import ConfigError
-from ..training.folders import claim, folder_lock
+from ..store import PRECISION_CSV, PRECISION_MD, RESULTS_CSV, RESULTS_MD, folder_lock, own_files
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
                           "adamnode train, compare or precision")
     with folder_lock(folder):  # no train, compare or other report writes there meanwhile
         if is_precision_folder(folder):
-            claim(folder, DRAWN)
+            own_files(folder, DRAWN)
             print(render_precision(folder), end="")
             print(f"\n{PRECISION_CSV}, {PRECISION_MD} and the work-precision PNGs are in {folder}")
             return 0

@@ -11,8 +11,7 @@ from ..data.silverbox import read_silverbox
 from ..experiments import stability
 from ..experiments.stability_report import OUTPUT_FILES, write_outputs
 from ..models.family import MODEL_NAMES
-from ..store import claimed
-from ..training.folders import check_output
+from ..store import check_output, claimed
 
 DEFAULT_OUT = "runs/stability"
 

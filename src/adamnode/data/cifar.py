@@ -20,7 +20,7 @@ from typing import Mapping
 import numpy as np
 import torch
 
-from ..files import atomic_write
+from ..store import atomic_write
 from .store import DataError, download, existing_data_dir, file_identity, verify_bytes
 from ..errors import ConfigError
 

@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import torch
 
-from ..files import atomic_write
+from ..store import atomic_write
 from .store import DataError, csv_data_lines, csv_numbers, existing_data_dir, file_identity, verify_bytes
 
 SUBDIR = "silverbox"

@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 from ..errors import DataError
-from ..files import atomic_write
+from ..store import atomic_write
 
 ENV_VAR = "ADAMNODE_DATA"
 DEFAULT_DIR = Path.home() / ".cache" / "adamnode"

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files import atomic_write, write_text
+from ..store import STABILITY_FILES as OUTPUT_FILES, atomic_write, write_text
 from .stability import ModelCurves, StabilityResult
 
-from ..store import STABILITY_FILES as OUTPUT_FILES
 
 CSV_NAME, TABLE_NAME, FIGURE_NAME = OUTPUT_FILES
 RECORDED = "recorded_output"

@@ -8,6 +8,7 @@ Each field names its components once (``components``); code reads them with
 
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import Any, Callable, ClassVar, Sequence
 
@@ -30,6 +31,11 @@ class VectorField(nn.Module):
     #: Fields whose equations are singular at ``t <= 0`` (Nesterov's ``t^(-3/2)``) set this.
     needs_positive_time: ClassVar[bool] = False
 
+    def __init_subclass__(cls, **kwargs: Any):
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _keeping_options(cls.__init__)
+
     def __init__(self, f: VectorFn):
         super().__init__()
         if not callable(f):
@@ -37,6 +43,12 @@ class VectorField(nn.Module):
         self.f = f
         # f(x) (an autonomous f, as torchdyn's and nn.Sequential's) or f(t, x[, args]).
         self._autonomous = _positional_arguments(f) == 1
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The constructor options this field was built with, defaults filled in (``f`` aside): what a
+        run records, so that reading it back never depends on today's defaults."""
+        return dict(getattr(self, "_options", {}))
 
     @property
     def n_components(self) -> int:
@@ -197,3 +209,19 @@ def resolve_activation(activation: str | Callable[[torch.Tensor], torch.Tensor])
         return ACTIVATIONS[activation]
     except KeyError:
         raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)} or pass a callable") from None
+
+
+def _keeping_options(init: Callable) -> Callable:
+    """``init`` that also keeps the options it was called with (``VectorField.options``)."""
+    signature = inspect.signature(init)
+    names = [p.name for p in list(signature.parameters.values())[2:] if p.kind is p.POSITIONAL_OR_KEYWORD]
+
+    @functools.wraps(init)
+    def init_keeping_options(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        # Constructors chained through super() all pass here; the class built runs last and wins.
+        self._options = {name: bound.arguments[name] for name in names}
+
+    return init_keeping_options

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from .records import RunRecord
-from ..files import atomic_write
+from ..store import atomic_write
 
 
 def curves(records: list[RunRecord], key: str, along: str = "epoch"

@@ -7,8 +7,7 @@ from pathlib import Path
 
 from ..training.comparison import read_comparison
 from ..errors import ConfigError, DamagedFile
-from ..files import read_json
-from ..store import COMPARISON_FILE, CONFIG_FILE, ComparisonFolder, RunFolder
+from ..store import COMPARISON_FILE, CONFIG_FILE, ComparisonFolder, RunFolder, read_json
 from ..training.metrics import read_metrics
 from ..training.steps import read_steps
 
@@ -24,6 +23,9 @@ class RunRecord:
     steps: list[dict] = field(default_factory=list)
     #: The task's further test metrics (``test_<name>`` columns); none in records from before them.
     extra_metrics: tuple[str, ...] = ()
+    #: Each ODE block's field as built: ``{"class": name, "options": {...}}`` with defaults filled in;
+    #: none in folders adamnode 0.1.0 wrote, which recorded only the options given.
+    fields: tuple[dict, ...] = ()
 
     @property
     def model(self) -> str:
@@ -62,7 +64,7 @@ def load_run(path: Path) -> RunRecord:
         raise DamagedFile(f"{path} holds a damaged run record ({' '.join(str(error).split())}); "
                           "rerun it with --overwrite") from None
     return RunRecord(path, description["settings"], description["metric"], description["parameters"], history, summary,
-                     steps, tuple(description.get("extra_metrics", ())))
+                     steps, tuple(description.get("extra_metrics", ())), tuple(description.get("fields", ())))
 
 
 def _description_problem(description) -> str | None:
@@ -77,6 +79,10 @@ def _description_problem(description) -> str | None:
         return "'settings' lack task, model or seed"
     if not isinstance(description["metric"], str) or not isinstance(description["parameters"], int):
         return "'metric' or 'parameters' of the wrong type"
+    fields = description.get("fields", [])
+    if not (isinstance(fields, list) and all(isinstance(field, dict) and isinstance(field.get("class"), str)
+                                             and isinstance(field.get("options"), dict) for field in fields)):
+        return "'fields' is not a list of {class, options}"
     return None
 
 
@@ -85,11 +91,12 @@ def find_runs(path: Path) -> list[RunRecord]:
     path = Path(path)
     if RunFolder(path).is_run():
         return [load_run(path)]
-    if ComparisonFolder(path).is_comparison():
-        folders = [path / name for name in read_comparison(path)["runs"]]
+    comparison = ComparisonFolder(path)
+    if comparison.is_comparison():
+        folders = [comparison.run(name) for name in read_comparison(path)["runs"]]
     else:
-        folders = sorted(child for child in path.iterdir() if RunFolder(child).is_run()) if path.is_dir() else []
-    records = [load_run(folder) for folder in folders if RunFolder(folder).is_run()]
+        folders = sorted(RunFolder(child) for child in path.iterdir()) if path.is_dir() else []
+    records = [load_run(folder.path) for folder in folders if folder.is_run()]
     if not records:
         raise ConfigError(f"{path} is not a run or comparison folder (no {CONFIG_FILE} or {COMPARISON_FILE}); "
                           "give the --out folder of adamnode train or compare")

@@ -5,13 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
-from ..files import write_text
-from ..training.folders import claim
+from ..store import RESULTS_CSV, RESULTS_MD, own_files, write_text
 from .plots import plot_curves
 from .records import RunRecord, find_runs
 from .table import summarize, to_csv, to_markdown
-
-from ..store import RESULTS_CSV, RESULTS_MD
 
 
 def render(path: Path) -> str:
@@ -21,7 +18,7 @@ def render(path: Path) -> str:
     metric, extra = records[0].metric, records[0].extra_metrics
     plots = _plots(metric, extra, stepped=any(record.steps for record in records))
     # Recorded before they are written: --overwrite may remove them, and only them.
-    claim(path, [RESULTS_CSV, RESULTS_MD, *(plot.name for plot in plots)])
+    own_files(path, [RESULTS_CSV, RESULTS_MD, *(plot.name for plot in plots)])
     rows = summarize(records)
     table = to_markdown(rows, metric, extra)
     write_text(path / RESULTS_CSV, to_csv(rows, metric, extra))

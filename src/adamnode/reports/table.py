@@ -8,7 +8,7 @@ import math
 import statistics
 from dataclasses import dataclass, field
 
-from ..training.model_options import describe
+from ..config.model_options import describe
 from .records import RunRecord
 
 

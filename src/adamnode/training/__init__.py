@@ -1,9 +1,7 @@
-"""The training harness: typed settings, the trainer, checkpoints and run folders."""
+"""Training runs: one run's trainer, checkpoints and metrics (``run``, ``trainer``), and comparisons of
+many runs on this machine's processes or a Ray cluster (``comparison``)."""
 
-from .config import TrainConfig, load_config_file, resolve_config
-from ..errors import CheckpointError, ConfigError, Diverged, Interrupted, RunError
 from .run import train_run
 from .trainer import Trainer
 
-__all__ = ["CheckpointError", "ConfigError", "Diverged", "Interrupted", "RunError", "TrainConfig", "Trainer",
-           "load_config_file", "resolve_config", "train_run"]
+__all__ = ["Trainer", "train_run"]

@@ -51,7 +51,7 @@ def field_problem(payload: dict) -> str | None:
 
 def _positions(payload: dict) -> str | None:
     for key in ("epoch", "step_in_epoch", "global_step"):
-        value = payload.get(key, 0)  # global_step: absent from checkpoints before it was kept
+        value = payload[key]
         if not count(value):
             return f"{key} = {value!r}, expected a non-negative integer"
     return None
@@ -122,8 +122,8 @@ def _rng_problem(rng) -> str | None:
 
 
 def _sums(payload: dict) -> str | None:
-    for key in ("totals", "step_window"):  # step_window: absent from checkpoints before steps.csv
-        sums = payload.get(key, {})
+    for key in ("totals", "step_window"):
+        sums = payload[key]
         if not isinstance(sums, dict):
             return f"{key} are not a dict"
         for name, value in sums.items():
@@ -132,7 +132,7 @@ def _sums(payload: dict) -> str | None:
                 return f"{key} holds {name!r}, which is not one of {', '.join(_TOTALS)}"
             if not check(value):
                 return f"{key} {name} = {value!r}, expected {_EXPECTED[check]}"
-    wall = payload.get("wall_seconds", 0.0)
+    wall = payload["wall_seconds"]
     if not (finite(wall) and wall >= 0):
         return f"wall_seconds = {wall!r}, expected a non-negative number"
     return None

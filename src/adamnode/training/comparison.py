@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from contextlib import closing
 from pathlib import Path
 from typing import Callable, Iterator
 
 import torch
 
-from ..files import read_json, write_json
-from ..models.family import options_for
-from ..tasks import get_task
-from .checkpoint import CHECKPOINT_FILE
-from .config import TrainConfig, config_from_settings
-from .distributed import barrier
 from ..errors import ConfigError, DamagedFile, Interrupted, RunError
-from ..store import Claim
-from .folders import check_output, child, folder_lock
+from ..models.family import options_for
+from ..store import COMPARISON_FILE, Claim, ComparisonFolder, RunFolder, check_output, child
+from ..tasks import get_task
+from ..config.settings import TrainConfig, config_from_settings
+from .distributed import barrier
 from .processes import NotStarted, ProcessLost, in_processes
-from .run import COMPARISON_FILE, RESUMABLE_CHANGES, SUMMARY_FILE, resumed_config, train_run, with_resume_changes
+from .run import RESUMABLE_CHANGES, resume_run, train_run, with_resume_changes
 from .runtime import available_cores
 
 #: Outcomes a resumed comparison keeps instead of running again: retrying would fail the same way.
@@ -36,25 +32,21 @@ def run_folder(model: str, seed: int) -> str:
 def read_comparison(out: Path) -> dict:
     """``comparison.json`` of ``out``, checked: its task and models in the registry, its seeds and
     run folders what they must be (a run folder name from the file never leads outside ``out``)."""
-    path = Path(out) / COMPARISON_FILE
-    try:
-        saved = read_json(path)
-    except FileNotFoundError:
+    folder = ComparisonFolder(out)
+    if not folder.is_comparison():
         raise ConfigError(f"{out} is not a comparison folder (no {COMPARISON_FILE}); give the --out folder "
-                          "of adamnode compare") from None
-    except (OSError, json.JSONDecodeError) as error:
-        raise DamagedFile(f"{path} is damaged ({error}); start again with --overwrite") from None
+                          "of adamnode compare")
+    saved = folder.read_record()
     problem = _comparison_problem(saved)
     if problem:
-        raise DamagedFile(f"{path} is damaged or altered ({problem}); restore it or start again with --overwrite")
+        raise DamagedFile(f"{folder.record} is damaged or altered ({problem}); restore it or start again with "
+                          "--overwrite")
     for name in saved["runs"]:
-        child(Path(out), name, str(path))
+        folder.run(name)
     return saved
 
 
-def _comparison_problem(saved) -> str | None:
-    if not isinstance(saved, dict):
-        return "not a JSON object"
+def _comparison_problem(saved: dict) -> str | None:
     missing = [key for key in ("task", "models", "seeds", "settings", "runs") if key not in saved]
     if missing:
         return f"no {', '.join(missing)}"
@@ -99,7 +91,7 @@ def start_comparison(base: TrainConfig, models: list[str], seeds: list[int], out
     is cleared) and describe the new comparison in it."""
     runs = [run_folder(model, seed) for model in models for seed in seeds]
     claim.take(folders=runs)
-    write_json(out / COMPARISON_FILE, {
+    ComparisonFolder(out).write_record({
         "task": base.task, "models": models, "seeds": seeds, "settings": base.settings(), "runs": runs,
     })
 
@@ -110,7 +102,7 @@ def saved_comparison(out: Path, changes: dict) -> tuple[TrainConfig, list[str], 
     try:
         settings = config_from_settings(saved["settings"])
     except (ConfigError, TypeError) as error:
-        raise ConfigError(f"{Path(out) / COMPARISON_FILE} holds invalid settings ({error}); restore it or start "
+        raise ConfigError(f"{ComparisonFolder(out).record} holds invalid settings ({error}); restore it or start "
                           "again with --overwrite") from None
     base = with_resume_changes(settings, changes, out)
     return base, saved["models"], saved["seeds"]
@@ -184,7 +176,7 @@ def run_comparison(base: TrainConfig, models: list[str], seeds: list[int], out: 
                     raise outcome  # closing the outcomes stops the runs still going
                 ending = ending or outcome  # they are stopping already; the stop, which can be resumed, comes first
             else:
-                log(f"{label}: {_outcome(outcome)}")
+                log(f"{label}: {summary_line(outcome)}")
     if stopped or not_started:
         names = ", ".join(f"{runs[index][0]} seed {runs[index][1]}" for index in sorted(stopped))
         raise Interrupted(f"comparison stopped {f'during {names}' if stopped else f'before {not_started}'}; "
@@ -222,9 +214,9 @@ def _outcomes(configs: list[TrainConfig], resume: bool, jobs: int = 1,
 
 def _kept(config: TrainConfig, resume: bool) -> dict | None:
     """The summary of a finished run a resumed comparison keeps; ``RunError`` for a final failure."""
-    run_dir = Path(config.out)
-    summary = read_record(run_dir / SUMMARY_FILE, ("status", "error", "epochs_completed")) \
-        if resume and (run_dir / SUMMARY_FILE).is_file() else None
+    folder = RunFolder(config.out)
+    summary = folder.read_summary(("status", "error", "epochs_completed")) \
+        if resume and folder.has_summary() else None
     if summary and summary["status"] == "complete" and summary["epochs_completed"] >= config.epochs:
         return summary
     if summary and summary["status"] in FINAL_FAILURES:
@@ -233,33 +225,17 @@ def _kept(config: TrainConfig, resume: bool) -> dict | None:
 
 
 def _train_or_resume(config: TrainConfig, resume: bool, show_progress: bool = True) -> dict:
-    run_dir = Path(config.out)
-    if resume and (run_dir / CHECKPOINT_FILE).is_file():
+    folder = RunFolder(config.out)
+    if resume and folder.has_checkpoint():
         changes = {key: getattr(config, key) for key in RESUMABLE_CHANGES}
-        with folder_lock(run_dir):
-            resumed, state = resumed_config(run_dir, changes)
-            return train_run(resumed, run_dir, resume_state=state, show_progress=show_progress, log=None)
+        return resume_run(folder, changes, show_progress=show_progress, log=None)
     # Under torchrun rank 0 is about to clear the folder the other ranks may still be reading.
     barrier()
-    return train_run(config, run_dir, overwrite=True, show_progress=show_progress, log=None)
+    return train_run(config, folder, overwrite=True, show_progress=show_progress, log=None)
 
 
-def read_record(path: Path, keys: tuple[str, ...]) -> dict:
-    """A JSON object adamnode wrote (``summary.json``, ``config.json``) with ``keys``; a damaged one is
-    a ``ConfigError`` naming the file."""
-    try:
-        record = read_json(path)
-        problem = None if isinstance(record, dict) else "not a JSON object"
-    except (OSError, ValueError) as error:
-        record, problem = None, " ".join(str(error).split())
-    missing = [key for key in keys if problem is None and key not in record]
-    if problem or missing:
-        raise DamagedFile(f"{path} is damaged ({problem or 'no ' + ', '.join(missing)}); delete it to run that "
-                          "run again, or start the comparison again with --overwrite")
-    return record
-
-
-def _outcome(summary: dict) -> str:
+def summary_line(summary: dict) -> str:
+    """A finished run's figures on one line, as the comparison logs them."""
     final, metric = summary["final"], summary["metric"]
     return (f"train loss {final['train_loss']:.4f}, test {metric} {final[f'test_{metric}']:.3f}, "
             f"NFE-F {final['nfe_forward']:.1f}, NFE-B {final['nfe_backward']:.1f}, "

@@ -11,9 +11,7 @@ from pathlib import Path
 from torch import nn
 
 from ..solve import ODEBlock
-from ..files import write_text
-
-from ..store import METRICS_FILE  # noqa: F401  (its home is the store)
+from ..store import write_text
 
 
 def metric_columns(metric: str, extra: tuple[str, ...] = ()) -> list[str]:

@@ -19,7 +19,7 @@ import traceback
 from multiprocessing.connection import wait
 from typing import Any, Callable, Iterator
 
-from .errors import ConfigError, Interrupted, RunError
+from ..errors import ConfigError, Interrupted, RunError
 from .interrupt import STOP_SIGNALS, tell
 
 
@@ -73,17 +73,7 @@ def in_processes(function: Callable, calls: list[tuple], workers: int) -> Iterat
         while running or (waiting and not stopping[0]):
             while waiting and len(running) < workers and not stopping[0]:
                 index, arguments = waiting.pop(0)
-                receiver, sender = context.Pipe(duplex=False)
-                process = context.Process(target=_child, args=(function, arguments, sender), daemon=False)
-                # Blocked, not ignored: here a Ctrl-C waits until the start is done and then stops us;
-                # the child inherits the mask through exec, so one that reaches it before it leaves
-                # the terminal's process group cannot kill it mid-import (``_child`` drops it).
-                mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-                try:
-                    process.start()
-                finally:
-                    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-                sender.close()
+                receiver, process = _start(context, function, arguments)
                 running[receiver] = (index, process)
                 if stopping[0]:  # a signal that came while it started did not reach it
                     _signal(process)
@@ -91,7 +81,7 @@ def in_processes(function: Callable, calls: list[tuple], workers: int) -> Iterat
             # on the processes instead would block a child whose result fills the pipe.
             for receiver in wait(list(running)):
                 index, process = running.pop(receiver)
-                outcome = _outcome(process, receiver, stopping[0])
+                outcome = _result_of_process(process, receiver, stopping[0])
                 if isinstance(outcome, Interrupted) and not stopping[0]:
                     stop("a run was stopped")
                 yield index, outcome
@@ -110,7 +100,23 @@ def in_processes(function: Callable, calls: list[tuple], workers: int) -> Iterat
             signal.signal(number, handler)
 
 
-def _outcome(process, receiver, stopped: bool) -> Any:
+def _start(context, function: Callable, arguments: tuple) -> tuple[Any, Any]:
+    """A process started on ``function(*arguments)``, and the pipe end its outcome arrives on."""
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_child, args=(function, arguments, sender), daemon=False)
+    # Blocked, not ignored: here a Ctrl-C waits until the start is done and then stops us; the child
+    # inherits the mask through exec, so one that reaches it before it leaves the terminal's process
+    # group cannot kill it mid-import (``_child`` drops it).
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        process.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    sender.close()
+    return receiver, process
+
+
+def _result_of_process(process, receiver, stopped: bool) -> Any:
     try:
         outcome = receiver.recv()
     except Exception:  # end of file, or a result that cannot be read back

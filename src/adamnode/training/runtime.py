@@ -1,7 +1,7 @@
 """Where a run executes: its device, whether this process reports, and the software versions.
 
-What depends on the process's rank is asked of ``distributed`` here and in the trainer's step,
-evaluation and stop checks; nowhere else.
+What depends on the process's rank is asked of ``distributed`` (and, for who writes and reports,
+of the store's ``is_main_process``); nowhere else.
 """
 
 from __future__ import annotations
@@ -12,13 +12,9 @@ import sys
 
 import torch
 
-from .distributed import local_device, rank
 from ..errors import ConfigError
-
-
-def is_main_process() -> bool:
-    """Whether this process writes files and prints progress (rank 0 under data parallelism)."""
-    return rank() == 0
+from ..store import is_main_process
+from .distributed import local_device
 
 
 def resolve_device(name: str) -> torch.device:

@@ -12,10 +12,9 @@ import io
 import math
 from pathlib import Path
 
-from ..files import write_text
+from ..store import write_text
 from .metrics import Totals
 
-from ..store import STEPS_FILE  # noqa: F401  (its home is the store)
 STEP_COLUMNS = ["epoch", "step", "loss", "nfe_forward", "nfe_backward", "seconds"]
 
 

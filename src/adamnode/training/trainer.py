@@ -15,23 +15,23 @@ from __future__ import annotations
 
 import math
 import time
-from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
+from ..errors import CheckpointError, Diverged
 from ..nets.sizing import count_parameters
 from ..solve import SolverError
+from ..store import RunFolder, is_main_process
 from ..tasks.base import Split, Task
-from .checkpoint import CHECKPOINT_FILE, save_checkpoint
-from .config import TrainConfig
+from .checkpoint import save_checkpoint
+from ..config.settings import TrainConfig
 from .distributed import all_sum, data_parallel, shard, shared_failure, stripe, world_size
-from ..errors import CheckpointError, Diverged
 from .interrupt import StopRequest
-from .metrics import METRICS_FILE, EvaluationCounter, Totals, metric_columns, write_metrics
+from .metrics import EvaluationCounter, Totals, metric_columns, write_metrics
 from .rng import capture_rng, restore_rng, seed_everything
-from .runtime import is_main_process, usable_threads
-from .steps import STEPS_FILE, StepLog
+from .runtime import usable_threads
+from .steps import StepLog
 
 
 class StopRequested(Exception):
@@ -39,12 +39,12 @@ class StopRequested(Exception):
 
 
 class Trainer:
-    """Trains ``config.model`` on ``task``, writing ``metrics.csv``, ``checkpoint.pt`` and (with
-    ``config.log_every``) ``steps.csv`` into ``run_dir``."""
+    """Trains ``config.model`` on ``task``, writing its metrics, checkpoints and (with
+    ``config.log_every``) per-step log into ``folder``."""
 
-    def __init__(self, config: TrainConfig, task: Task, run_dir: Path, device: torch.device,
+    def __init__(self, config: TrainConfig, task: Task, folder: RunFolder, device: torch.device,
                  show_progress: bool = True):
-        self.config, self.task, self.run_dir, self.device = config, task, Path(run_dir), device
+        self.config, self.task, self.folder, self.device = config, task, folder, device
         self.show_progress = show_progress and is_main_process()
         settings = config.settings()
         if config.threads is not None:
@@ -67,7 +67,7 @@ class Trainer:
         self.step_in_epoch = 0
         self.global_step = 0
         self.totals = Totals()
-        self.step_log = StepLog(self.run_dir / STEPS_FILE, config.log_every)
+        self.step_log = StepLog(folder.steps, config.log_every)
         # Wall time spent in fit() so far, carried over resumes: steps.csv's clock.
         self.wall_seconds_before, self.wall_start = 0.0, None
         self.epoch_start_generator = self.batch_generator.get_state()
@@ -81,10 +81,6 @@ class Trainer:
     def steps_per_epoch(self) -> int:
         batches = math.ceil(len(self.train_split) / self.config.batch_size)
         return min(batches, self.config.max_steps or batches)
-
-    @property
-    def checkpoint_path(self) -> Path:
-        return self.run_dir / CHECKPOINT_FILE
 
     def done(self) -> str:
         """How far the run got, for messages."""
@@ -257,9 +253,9 @@ class Trainer:
             return
         # metrics.csv and steps.csv first: the checkpoint is the commit point, so a kill between the
         # writes leaves them at most one checkpoint ahead, and a resume rewrites them from the checkpoint.
-        write_metrics(self.run_dir / METRICS_FILE, self.columns, self.history)
+        write_metrics(self.folder.metrics, self.columns, self.history)
         self.step_log.commit(self.global_step)
-        save_checkpoint(self.checkpoint_path, self.state_dict())
+        save_checkpoint(self.folder.checkpoint, self.state_dict())
 
     def state_dict(self) -> dict:
         return {
@@ -282,22 +278,20 @@ class Trainer:
             self.batch_generator.set_state(state["batch_generator"])
         except (RuntimeError, ValueError, KeyError, TypeError) as error:
             reason = " ".join(str(error).split())[:160]
-            raise CheckpointError(f"{self.checkpoint_path} does not fit a {self.config.model} model on "
+            raise CheckpointError(f"{self.folder.checkpoint} does not fit a {self.config.model} model on "
                                   f"{self.task.name} ({reason}); start the run again with --overwrite") from None
         if state["step_in_epoch"] > self.steps_per_epoch:
-            raise CheckpointError(f"{self.checkpoint_path} is at step {state['step_in_epoch']} of an epoch of "
+            raise CheckpointError(f"{self.folder.checkpoint} is at step {state['step_in_epoch']} of an epoch of "
                                   f"{self.steps_per_epoch} steps; it is damaged, start the run again with --overwrite")
         # metrics.csv is rewritten from the history: each epoch must have this task's columns.
         lacking = next(((row["epoch"], key) for row in state["history"] for key in self.columns
-                        if key != "penalty" and key not in row), None)
+                        if key not in row), None)
         if lacking is not None:
-            raise CheckpointError(f"{self.checkpoint_path} holds no {lacking[1]} for epoch {lacking[0]}, which "
+            raise CheckpointError(f"{self.folder.checkpoint} holds no {lacking[1]} for epoch {lacking[0]}, which "
                                   f"{self.task.name} records; it is damaged, start the run again with --overwrite")
         self.epoch_start_generator = state["batch_generator"]
         self.epoch, self.step_in_epoch = state["epoch"], state["step_in_epoch"]
         self.global_step = state["global_step"]
-        # Checkpoints from before the penalty column: no penalty was added then.
-        self.history = [{"penalty": 0.0, **row} for row in state["history"]]
-        # Checkpoints written before steps.csv existed hold neither.
-        self.step_log.load_state_dict(state.get("step_window", {}))
-        self.wall_seconds_before = state.get("wall_seconds", 0.0)
+        self.history = state["history"]
+        self.step_log.load_state_dict(state["step_window"])
+        self.wall_seconds_before = state["wall_seconds"]

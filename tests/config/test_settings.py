@@ -10,10 +10,10 @@ from adamnode.solve import SolverOptions
 from adamnode.tasks import TASK_NAMES, get_task
 
 from adamnode.tasks.base import Task
-from adamnode.training import config as config_module
-from adamnode.training.config import (SOLVER_KEYS, TrainConfig, config_from_settings, load_config_file,
+from adamnode.config import settings as config_module
+from adamnode.config.settings import (SOLVER_KEYS, TrainConfig, config_from_settings, load_config_file,
                                       resolve_config)
-from adamnode.training.errors import ConfigError
+from adamnode.errors import ConfigError
 
 
 class LayeredTask(Task):

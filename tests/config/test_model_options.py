@@ -13,9 +13,9 @@ from adamnode.nets.sizing import count_parameters
 from adamnode.solve import SolverOptions
 from adamnode.tasks import get_task
 from adamnode.tasks.spheres import _assemble
-from adamnode.training.config import config_from_settings, load_config_file, resolve_config
-from adamnode.training.errors import ConfigError
-from adamnode.training.model_options import describe, parse_pairs, resolve
+from adamnode.config.settings import config_from_settings, load_config_file, resolve_config
+from adamnode.errors import ConfigError
+from adamnode.config.model_options import describe, parse_pairs, resolve
 
 
 def adam_options(**given):

@@ -38,7 +38,7 @@ def spelled(path: Path) -> list[tuple[int, str]]:
             for match in NAMED.finditer(node.value))
 
 
-MODULES = sorted(path for path in PACKAGE.rglob("*.py") if path != PACKAGE / "store.py")
+MODULES = sorted(path for path in PACKAGE.rglob("*.py") if PACKAGE / "store" not in path.parents)
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda path: str(path.relative_to(PACKAGE)))
@@ -54,5 +54,6 @@ def test_the_rule_sees_a_name_in_code_and_in_an_f_string_but_not_in_a_docstring(
 
 
 def test_the_store_names_each_file_once():
+    assert store.names.NAMES == store.NAMES
     assert len(set(store.NAMES)) == len(store.NAMES)
     assert store.RunFolder("r").checkpoint == Path("r") / store.CHECKPOINT_FILE
