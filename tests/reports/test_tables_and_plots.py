@@ -11,8 +11,8 @@ import pytest
 from adamnode.cli import main
 from adamnode.reports import find_runs, render, summarize
 from adamnode.reports.table import to_csv, to_markdown
-from adamnode.store import read_manifest, write_json
-from adamnode.training.metrics import metric_columns, write_metrics
+from adamnode.store import read_manifest, write_json, write_table
+from adamnode.training.metrics import metric_columns
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -26,7 +26,7 @@ def write_run(folder, model, seed, losses, seconds, status="complete", nfe=(20.0
              "test_accuracy": 0.75, "nfe_forward": nfe[0], "nfe_backward": nfe[1], "test_nfe_forward": nfe[0],
              "seconds": second, "test_seconds": 0.1, "lr": 0.01, "penalty": 0.0}
             for epoch, (loss, second) in enumerate(zip(losses, seconds), start=1)]
-    write_metrics(folder / "metrics.csv", metric_columns("accuracy"), rows)
+    write_table(folder / "metrics.csv", metric_columns("accuracy"), rows)
     write_json(folder / "summary.json", {"status": status, "error": None if status == "complete" else "loss was nan"})
 
 

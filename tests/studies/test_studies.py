@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from adamnode.store import write_json
+from adamnode.store import write_json, write_table
 from adamnode.studies import STUDIES, anchors, claims, regularisers
 from adamnode.studies.precision import merge as precision_merge, ratios as precision_ratios
-from adamnode.training.metrics import metric_columns, write_metrics
+from adamnode.training.metrics import metric_columns
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -82,9 +82,9 @@ def write_run(folder: Path, model: str, seed: int, *, steps: int = 0, **settings
              "test_loss": 1.0, "test_accuracy": 0.75, "nfe_forward": 20.0 + seed, "nfe_backward": 30.0,
              "test_nfe_forward": 20.0, "seconds": 1.0, "test_seconds": 0.1, "lr": 0.01, "penalty": 0.0}
             for epoch in (1, 2)]
-    write_metrics(folder / "metrics.csv", metric_columns("accuracy"), rows)
+    write_table(folder / "metrics.csv", metric_columns("accuracy"), rows)
     if steps:
-        write_metrics(folder / "steps.csv", ["epoch", "step", "loss", "nfe_forward", "nfe_backward", "seconds"],
+        write_table(folder / "steps.csv", ["epoch", "step", "loss", "nfe_forward", "nfe_backward", "seconds"],
                       [{"epoch": 1, "step": step, "loss": 0.5, "nfe_forward": 23.0, "nfe_backward": 24.0,
                         "seconds": 1.0} for step in range(10, steps + 1, 10)])
     write_json(folder / "summary.json", {"status": "complete", "error": None})
@@ -186,7 +186,7 @@ def test_the_sequence_rates_read_adamnode_runs_from_a_comparison_folder(tmp_path
         row = {"epoch": 1, "steps": 4, "train_loss": 0.1 + seed, "train_mse": 0.1, "test_loss": 0.2, "test_mse": 0.2,
                "test_forecast_mse": 0.3, "nfe_forward": 20.0, "nfe_backward": 30.0, "test_nfe_forward": 20.0,
                "seconds": 1.0, "test_seconds": 0.1, "lr": 0.01, "penalty": 0.0}
-        write_metrics(comparison / name / "metrics.csv", metric_columns("mse", ("forecast_mse",)), [row])
+        write_table(comparison / name / "metrics.csv", metric_columns("mse", ("forecast_mse",)), [row])
         write_json(comparison / name / "summary.json", {"status": "complete", "error": None})
     rates_sequence.main([comparison], None)
     assert "| 0.2500 | 0.5000 | yes | 0, 1 |" in capsys.readouterr().out

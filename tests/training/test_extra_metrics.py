@@ -6,10 +6,9 @@ from adamnode.reports import find_runs, summarize
 from adamnode.reports.table import to_csv, to_markdown
 from adamnode.tasks.spheres import SpheresTask
 from adamnode.config.settings import resolve_config
-from adamnode.training.metrics import read_metrics
 from adamnode.training.run import train_run
 from adamnode.training.trainer import Trainer
-from adamnode.store import RunFolder
+from adamnode.store import RunFolder, read_table
 
 
 class SpheresWithErrorRate(SpheresTask):
@@ -26,7 +25,7 @@ def test_an_extra_metric_is_recorded_per_epoch_and_agrees_with_the_headline(tmp_
     config = resolve_config({"model": "hbnode", "preset": "tiny", "batch_size": 16, "epochs": 2})
     trainer = Trainer(config, SpheresWithErrorRate(), RunFolder(tmp_path), torch.device("cpu"), show_progress=False)
     trainer.fit()
-    rows = read_metrics(tmp_path / "metrics.csv")
+    rows = read_table(tmp_path / "metrics.csv")
     assert len(rows) == 2
     for row in rows:
         assert abs(row["test_error_rate"] - (1 - row["test_accuracy"])) < 1e-12

@@ -9,11 +9,9 @@ import pytest
 
 from adamnode.config.settings import resolve_config
 from adamnode.errors import Interrupted
-from adamnode.training.metrics import read_metrics
 from adamnode.training.run import resumed_config, train_run
-from adamnode.training.steps import STEP_COLUMNS, read_steps
 from adamnode.training.trainer import Trainer
-from adamnode.store import RunFolder
+from adamnode.store import STEP_COLUMNS, RunFolder, read_steps, read_table
 
 # 64 points in batches of 16: four full steps per epoch.
 SETTINGS = {"model": "hbnode", "preset": "tiny", "batch_size": 16}
@@ -35,7 +33,7 @@ def test_a_row_every_n_steps_with_the_columns_asked_for(tmp_path):
 
 def test_the_rows_of_an_epoch_average_to_its_metrics_and_direct_backprop_counts_no_backward_calls(tmp_path):
     train(tmp_path / "run", epochs=2, log_every=2, gradient="direct")
-    rows, epochs = read_steps(tmp_path / "run" / "steps.csv"), read_metrics(tmp_path / "run" / "metrics.csv")
+    rows, epochs = read_steps(tmp_path / "run" / "steps.csv"), read_table(tmp_path / "run" / "metrics.csv")
     assert [row["step"] for row in rows] == [2, 4, 6, 8]
     for epoch in epochs:
         logged = [row for row in rows if row["epoch"] == epoch["epoch"]]
@@ -48,7 +46,7 @@ def test_the_rows_of_an_epoch_average_to_its_metrics_and_direct_backprop_counts_
 def test_the_adjoint_counts_backward_calls(tmp_path):
     train(tmp_path / "run", epochs=1, log_every=4)
     (row,) = read_steps(tmp_path / "run" / "steps.csv")
-    assert row["nfe_backward"] == pytest.approx(read_metrics(tmp_path / "run" / "metrics.csv")[0]["nfe_backward"])
+    assert row["nfe_backward"] == pytest.approx(read_table(tmp_path / "run" / "metrics.csv")[0]["nfe_backward"])
     assert row["nfe_backward"] > 0
 
 

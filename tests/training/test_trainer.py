@@ -17,10 +17,9 @@ from adamnode.tasks.spheres import SpheresTask, TimeMLP
 from adamnode.training.checkpoint import load_checkpoint
 from adamnode.config.settings import resolve_config
 from adamnode.errors import ConfigError, Diverged, Interrupted, RunError
-from adamnode.training.metrics import read_metrics
 from adamnode.training.run import resume_run, resumed_config, train_run
 from adamnode.training.trainer import Trainer
-from adamnode.store import RunFolder
+from adamnode.store import RunFolder, read_table
 
 # 64 points in batches of 16: four steps per epoch, so a stop can fall inside an epoch.
 SETTINGS = {"model": "ghbnode", "preset": "tiny", "batch_size": 16, "epochs": 2}
@@ -55,8 +54,8 @@ def train_with_ctrl_c_after_three_steps_then_resume(run_dir, monkeypatch, stop_s
 
 
 def assert_same_run(whole, split):
-    assert len(read_metrics(whole / "metrics.csv")) == 2
-    assert without_timing(read_metrics(split / "metrics.csv")) == without_timing(read_metrics(whole / "metrics.csv"))
+    assert len(read_table(whole / "metrics.csv")) == 2
+    assert without_timing(read_table(split / "metrics.csv")) == without_timing(read_table(whole / "metrics.csv"))
     whole_weights = load_checkpoint(whole / "checkpoint.pt")["model"]
     split_weights = load_checkpoint(split / "checkpoint.pt")["model"]
     assert all(torch.equal(whole_weights[key], split_weights[key]) for key in whole_weights)
@@ -139,7 +138,7 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, mon
     state = load_checkpoint(run_dir / "checkpoint.pt")
     assert (state["epoch"], state["step_in_epoch"]) == (1, 0)
     assert all(bool(torch.isfinite(tensor).all()) for tensor in state["model"].values())
-    assert len(read_metrics(run_dir / "metrics.csv")) == 1
+    assert len(read_table(run_dir / "metrics.csv")) == 1
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "diverged" and "epoch 2, step 2" in summary["error"]
 
@@ -221,7 +220,7 @@ def test_metrics_nfe_backward_is_the_epochs_backward_evaluations_per_step(tmp_pa
     monkeypatch.setattr(TimeMLP, "forward", counting_forward)
     monkeypatch.setattr(Trainer, "_update", update_counting)
     train_run(config(gradient="adjoint" if adjoint else "direct"), RunFolder(tmp_path / "run"), show_progress=False, log=None)
-    rows = read_metrics(tmp_path / "run" / "metrics.csv")
+    rows = read_table(tmp_path / "run" / "metrics.csv")
     steps = rows[0]["steps"]
     assert len(backward_calls) == steps * len(rows)
     for epoch, row in enumerate(rows):
@@ -251,7 +250,7 @@ def test_the_solve_penalty_joins_the_update_and_has_its_own_column(tmp_path, mon
     monkeypatch.setattr(SpheresTask, "loss", recording_loss)
     monkeypatch.setattr(Trainer, "_update", recording_update)
     train_run(config(**weights), RunFolder(tmp_path / "run"), show_progress=False, log=None)
-    rows = read_metrics(tmp_path / "run" / "metrics.csv")
+    rows = read_table(tmp_path / "run" / "metrics.csv")
     steps = rows[0]["steps"]
     assert updates == pytest.approx([a + b for a, b in zip(task_losses, penalties)], rel=1e-6)
     assert all((p > 0) == bool(weights) for p in penalties)

@@ -7,9 +7,7 @@ from pathlib import Path
 
 from ..training.comparison import read_comparison
 from ..errors import ConfigError, DamagedFile
-from ..store import COMPARISON_FILE, CONFIG_FILE, ComparisonFolder, RunFolder, read_json
-from ..training.metrics import read_metrics
-from ..training.steps import read_steps
+from ..store import COMPARISON_FILE, CONFIG_FILE, ComparisonFolder, RunFolder, read_json, read_steps, read_table
 
 
 @dataclass
@@ -51,7 +49,7 @@ def load_run(path: Path) -> RunRecord:
         problem = _description_problem(description)
         if problem:
             raise ValueError(f"{run.config}: {problem}")
-        history = read_metrics(run.metrics) if run.metrics.exists() else []
+        history = read_table(run.metrics) if run.metrics.exists() else []
         required = ("epoch", "train_loss", "nfe_forward", "nfe_backward", f"test_{description['metric']}")
         lacking = [key for key in required if history and key not in history[0]]
         if lacking:

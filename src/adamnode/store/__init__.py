@@ -6,6 +6,7 @@
   exactly that and nothing of the user's.
 - ``lock``: one writer per folder; only rank 0 of a torchrun job writes.
 - ``paths``: names read back from files stay inside their folder; links are never followed.
+- ``tables``: the CSV tables (``metrics.csv``, ``steps.csv``, the studies' ledgers), written and read back.
 - ``folders``: ``RunFolder`` and ``ComparisonFolder``, and ``claimed``, the one way a command takes an
   output folder (train, compare, precision, stability).
 
@@ -20,11 +21,13 @@ from .names import (CHECKPOINT_FILE, COMPARISON_FILE, CONFIG_FILE, LOCK_FILE, MA
                     RUN_FILES, STABILITY_FILES, STEPS_FILE, SUMMARY_FILE)
 from .ownership import check_output, clear_owned, own_files, read_manifest, record, removal_plan
 from .paths import child, linked
+from .tables import STEP_COLUMNS, cell, read_steps, read_table, write_table
 
 __all__ = [
     "CHECKPOINT_FILE", "COMPARISON_FILE", "CONFIG_FILE", "Claim", "ComparisonFolder", "LOCK_FILE", "MANIFEST_FILE",
     "METRICS_FILE", "NAMES", "PRECISION_CSV", "PRECISION_FIGURES", "PRECISION_MD", "PRECISION_RECORD", "RESULTS_CSV",
-    "RESULTS_MD", "RUN_FILES", "RunFolder", "STABILITY_FILES", "STEPS_FILE", "SUMMARY_FILE", "atomic_write",
-    "check_output", "child", "claimed", "clear_owned", "folder_lock", "is_main_process", "linked", "own_files",
-    "read_json", "read_manifest", "read_record", "record", "removal_plan", "temporaries", "write_json", "write_text",
+    "RESULTS_MD", "RUN_FILES", "RunFolder", "STABILITY_FILES", "STEPS_FILE", "STEP_COLUMNS", "SUMMARY_FILE",
+    "atomic_write", "cell", "check_output", "child", "claimed", "clear_owned", "folder_lock", "is_main_process", "linked", "own_files",
+    "read_json", "read_manifest", "read_record", "read_steps", "read_table", "record", "removal_plan", "temporaries",
+    "write_json", "write_table", "write_text",
 ]

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Mapping, Sequence
 
 from ..errors import ConfigError
-from ..training.metrics import write_metrics
+from ..store import write_table
 
 #: What ``write_ledger`` writes: ``str(int)``, ``repr(float)`` (``nan``, ``inf`` where allowed).
 _INTEGER = re.compile(r"-?[0-9]+")
@@ -126,7 +126,7 @@ def write_ledger(path: Path, columns: Columns, rows: Sequence[Mapping]) -> None:
     path = Path(path)
     check_ledger_path(path)
     try:
-        write_metrics(path, list(columns), [{key: "" if row[key] is None else row[key] for key in columns}
+        write_table(path, list(columns), [{key: "" if row[key] is None else row[key] for key in columns}
                                             for row in rows])
     except OSError as error:
         raise ConfigError(f"cannot write the ledger {path} ({error.strerror}); give another path") from None

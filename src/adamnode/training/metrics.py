@@ -1,17 +1,13 @@
-"""What a run measures per epoch, how it is accumulated, and the ``metrics.csv`` format."""
+"""What a run measures per epoch and how it is accumulated; the columns of ``metrics.csv``."""
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 from torch import nn
 
 from ..solve import ODEBlock
-from ..store import write_text
 
 
 def metric_columns(metric: str, extra: tuple[str, ...] = ()) -> list[str]:
@@ -90,28 +86,3 @@ class Totals:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def write_metrics(path: Path, columns: list[str], rows: list[dict]) -> None:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({key: _format(row[key]) for key in columns})
-    write_text(path, buffer.getvalue())
-
-
-def read_metrics(path: Path) -> list[dict]:
-    with open(path, newline="", encoding="utf-8") as stream:
-        return [{key: _parse(value) for key, value in row.items()} for row in csv.DictReader(stream)]
-
-
-def _format(value) -> str:
-    return repr(float(value)) if isinstance(value, float) else str(value)
-
-
-def _parse(text: str):
-    try:
-        return int(text)
-    except ValueError:
-        return float(text)

@@ -12,10 +12,8 @@ import io
 import math
 from pathlib import Path
 
-from ..store import write_text
+from ..store import STEP_COLUMNS, cell, write_text
 from .metrics import Totals
-
-STEP_COLUMNS = ["epoch", "step", "loss", "nfe_forward", "nfe_backward", "seconds"]
 
 
 class StepLog:
@@ -42,7 +40,7 @@ class StepLog:
         self.window = Totals()
         if write:
             with open(self.path, "a", newline="", encoding="utf-8") as stream:
-                csv.writer(stream, lineterminator="\n").writerow(_format(row))
+                csv.writer(stream, lineterminator="\n").writerow([cell(value) for value in row])
 
     def commit(self, step: int) -> None:
         """Make the file hold the header and exactly the rows of steps up to ``step``, durably."""
@@ -63,23 +61,9 @@ class StepLog:
         self.window = Totals(**state)
 
 
-def read_steps(path: Path) -> list[dict]:
-    """The rows of a ``steps.csv``: ``epoch`` and ``step`` as integers, the rest as floats.
-
-    A short last row (a running job's append caught halfway) is left out.
-    """
-    with open(path, newline="", encoding="utf-8") as stream:
-        return [{key: int(row[key]) if key in ("epoch", "step") else float(row[key]) for key in STEP_COLUMNS}
-                for row in csv.DictReader(stream) if None not in row.values()]
-
-
 def _step_of(row: list[str]) -> float:
     """The step of a raw row; a row torn by a kill mid-write counts as past every checkpoint."""
     try:
         return int(row[STEP_COLUMNS.index("step")]) if len(row) == len(STEP_COLUMNS) else math.inf
     except ValueError:
         return math.inf
-
-
-def _format(values: list) -> list[str]:
-    return [repr(float(value)) if isinstance(value, float) else str(value) for value in values]

@@ -22,13 +22,13 @@ from tqdm import tqdm
 from ..errors import CheckpointError, Diverged
 from ..nets.sizing import count_parameters
 from ..solve import SolverError
-from ..store import RunFolder, is_main_process
+from ..store import RunFolder, is_main_process, write_table
 from ..tasks.base import Split, Task
 from .checkpoint import save_checkpoint
 from ..config.settings import TrainConfig
 from .distributed import all_sum, data_parallel, shard, shared_failure, stripe, world_size
 from .interrupt import StopRequest
-from .metrics import EvaluationCounter, Totals, metric_columns, write_metrics
+from .metrics import EvaluationCounter, Totals, metric_columns
 from .rng import capture_rng, restore_rng, seed_everything
 from .runtime import usable_threads
 from .steps import StepLog
@@ -253,7 +253,7 @@ class Trainer:
             return
         # metrics.csv and steps.csv first: the checkpoint is the commit point, so a kill between the
         # writes leaves them at most one checkpoint ahead, and a resume rewrites them from the checkpoint.
-        write_metrics(self.folder.metrics, self.columns, self.history)
+        write_table(self.folder.metrics, self.columns, self.history)
         self.step_log.commit(self.global_step)
         save_checkpoint(self.folder.checkpoint, self.state_dict())
 
