@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import math
 import time
+import typing
+from dataclasses import fields, replace
 from pathlib import Path
 
 import torch
 
-from ..studies.precision.measure import CHECK_TOL, OPTIONAL_PATHS, PATHS, REFERENCE_TOL, check_available, variants
+from ..studies.precision.measure import OPTIONAL_PATHS, PATHS, check_available, variants
+from ..studies.precision.settings import StudySettings, flag
 from ..studies.precision.study import fixed_batches, pretrain, run_study
 from ..studies.precision.record import PRECISION_FILES, RECORD, is_precision_folder, read_precision, write_precision
 from ..errors import ConfigError
@@ -19,48 +21,23 @@ from ..tasks import DEFAULT_TASK, get_task
 from ..tasks.base import Task
 from ..training.checkpoint import load_checkpoint
 from ..training.comparison import read_comparison
-from ..config.settings import TrainConfig, check_seed, config_from_settings, resolve_config
+from ..config.settings import TrainConfig, config_from_settings, resolve_config
 from ..training.runtime import describe_device, resolve_device
 from .options import parse_names
-
-#: Every setting of a study, with its default; a study saves them, so ``--resume`` needs none.
-DEFAULTS = {"task": None, "models": None, "tols": "1e-2,1e-3,1e-4,1e-5", "paths": "default,warm,direct,fixed,reference",
-            "fixed_steps": "1,2,4,8", "batches": 2, "batch_size": None, "repeats": 1, "seed": 0, "device": "auto",
-            "threads": None, "data_dir": None, "source": None, "pretrain_steps": 24, "reference_tol": REFERENCE_TOL,
-            "check_tol": CHECK_TOL, "reference_adjoint": False}
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = ("Measure NFE, time and memory of a training step and its errors against a float64 "
                           "reference, for every model x solver path x tolerance, on the same weights and batches.")
-
-    def add(flag: str, help: str, **kwargs) -> None:
+    hints = typing.get_type_hints(StudySettings)
+    for item in fields(StudySettings):
         # Unset options stay absent, so that --resume can tell a given one from a default.
-        parser.add_argument(flag, default=argparse.SUPPRESS, help=help, **kwargs)
-
-    add("--task", help=f"task (default {DEFAULT_TASK}, or the task of --from)")
-    add("--models", metavar="A,B,...", help="models (default: every model of the task, or of --from)")
-    add("--tols", metavar="X,Y,...", help=f"tolerances (rtol = atol) of the adaptive paths (default {DEFAULTS['tols']})")
-    add("--paths", metavar="P,Q,...", help=f"solver paths: {', '.join(PATHS)}, and where torchdyn imports "
-        f"{', '.join(OPTIONAL_PATHS)} (default: {DEFAULTS['paths']})")
-    add("--fixed-steps", metavar="N,M,...", help=f"rk4 step counts of the fixed path (default {DEFAULTS['fixed_steps']})")
-    add("--batches", type=int, metavar="K", help=f"fixed batches (default {DEFAULTS['batches']})")
-    add("--batch-size", type=int, metavar="B", help="batch size (default: the task's)")
-    add("--repeats", type=int, metavar="R", help=f"timed passes over the batches (default {DEFAULTS['repeats']})")
-    add("--seed", type=int, help="seed of the batches, initialisation and pretraining (default 0)")
-    add("--device", choices=("auto", "cpu", "cuda"), help="device (default auto)")
-    add("--threads", type=int, metavar="N", help="CPU threads (default: the task's setting)")
-    add("--data-dir", metavar="DIR", help="folder with the task's data files")
-    add("--from", dest="source", metavar="RUN_DIR",
-        help="a run or compare folder of the same task: measure its trained weights")
-    add("--pretrain-steps", type=int, metavar="N",
-        help=f"without --from: train this many steps of the default training first (default {DEFAULTS['pretrain_steps']})")
-    add("--reference-tol", type=float, metavar="X", help=f"float64 reference (default {REFERENCE_TOL:g})")
-    add("--check-tol", type=float, metavar="X",
-        help=f"tighter tolerance whose solve estimates the reference's own error (default {CHECK_TOL:g})")
-    add("--reference-adjoint", action="store_true",
-        help="backprop the reference by the adjoint (no seminorm) instead of directly: memory that does not grow "
-             "with its steps, for networks whose tight direct solve does not fit; far slower on ReLU fields")
+        common = {"dest": item.name, "default": argparse.SUPPRESS, "help": _help(item)}
+        kind = next(kind for kind in (bool, int, float, str) if kind in (typing.get_args(hints[item.name]) or
+                                                                          (hints[item.name],)))
+        if kind is bool:
+            parser.add_argument(flag(item.name), action="store_true", **common)
+        else:
+            parser.add_argument(flag(item.name), type=kind, metavar=item.metadata["metavar"], **common)
     parser.add_argument("--out", metavar="DIR", default=None, help="output folder (default runs/precision-<task>)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the study in --out (only the files adamnode wrote there are removed)")
@@ -70,27 +47,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      "and --resume measures the rest.")
 
 
+def _help(item) -> str:
+    shown = item.default is not None and item.default is not False
+    return item.metadata["help"] + (f" (default {item.default:g})" if isinstance(item.default, float)
+                                    else f" (default {item.default})" if shown else "")
+
+
 def run(args: argparse.Namespace) -> int:
     done = _unfinished_study(args) if args.resume else None
-    study = {**DEFAULTS, **(done["settings"]["arguments"] if done else
-                            {key: getattr(args, key) for key in DEFAULTS if hasattr(args, key)})}
+    study = StudySettings.from_record(done["settings"]["arguments"]) if done else StudySettings(
+        **{item.name: getattr(args, item.name) for item in fields(StudySettings) if hasattr(args, item.name)})
     saved, task = _source_and_task(study)
-    models = parse_names(study["models"], tuple(saved) if saved else task.models, "model", "--models")
-    paths = parse_names(study["paths"], PATHS + OPTIONAL_PATHS, "path", "--paths")
+    models = parse_names(study.models, tuple(saved) if saved else task.models, "model", "--models")
+    paths = parse_names(study.paths, PATHS + OPTIONAL_PATHS, "path", "--paths")
     check_available(paths)
     out = Path(args.resume or args.out or Path("runs") / f"precision-{task.name}")
     if not done:
         check_output(out, args.overwrite, resumable=_stopped_part_way(out))  # before the study: a refusal costs nothing
-    chosen = _checked_variants(study, paths)
+    chosen = variants(paths, study.tolerances, study.step_counts)
     config = _study_config(study, task, saved[models[0]][0] if saved else None)
     settings = config.settings()
-    threads = study["threads"] or config.threads
+    threads = study.threads or config.threads
     if threads:
         torch.set_num_threads(threads)
-    device = resolve_device(study["device"])
-    batch_size = study["batch_size"] or config.batch_size
+    device = resolve_device(study.device)
+    batch_size = study.batch_size or config.batch_size
     train, _ = task.load(settings, device)
-    batches = fixed_batches(train, study["batches"], batch_size, study["seed"])
+    batches = fixed_batches(train, study.batches, batch_size, study.seed)
 
     def build(name: str, options) -> torch.nn.Module:
         return task.build_model(name, options, saved[name][0] if saved else settings).to(device)
@@ -99,89 +82,56 @@ def run(args: argparse.Namespace) -> int:
         if saved:
             return saved[name][1]
         # Seeded per model: a resumed study pretrains the models it has left exactly as one run would.
-        torch.manual_seed(study["seed"])
-        state = pretrain(build(name, config.solver), task, train, study["pretrain_steps"], lr=config.lr,
-                         batch_size=config.batch_size, grad_clip=config.grad_clip, seed=study["seed"])
-        print(f"{name}: pretrained {study['pretrain_steps']} steps")
+        torch.manual_seed(study.seed)
+        state = pretrain(build(name, config.solver), task, train, study.pretrain_steps, lr=config.lr,
+                         batch_size=config.batch_size, grad_clip=config.grad_clip, seed=study.seed)
+        print(f"{name}: pretrained {study.pretrain_steps} steps")
         return state
 
-    command = _command({**study, "task": task.name, "models": ",".join(models), "batch_size": batch_size,
-                        "threads": threads})
+    command = replace(study, task=task.name, models=",".join(models), batch_size=batch_size, threads=threads).command()
     earlier = done["settings"]["study_seconds"] if done else 0.0
     start = time.perf_counter()
 
     def save(record: dict, complete: bool) -> str:
         record["settings"] = {
             "command": command, "task": task.name, "models": models,
-            "weights": f"from {study['source']}" if saved else
-            f"{study['pretrain_steps']} steps of default training (lr {config.lr:g}, tol {config.solver.rtol:g})",
+            "weights": f"from {study.source}" if saved else
+            f"{study.pretrain_steps} steps of default training (lr {config.lr:g}, tol {config.solver.rtol:g})",
             "device": describe_device(device), "torch": torch.__version__,
             "study_seconds": round(earlier + time.perf_counter() - start, 1), "complete": complete,
-            "arguments": {**study, "task": task.name}}
+            "arguments": replace(study, task=task.name).record()}
         return write_precision(record, out)
 
     with claimed(out, PRECISION_FILES, overwrite=args.overwrite, fresh=not done,
                  resumable=_stopped_part_way(out)) as claim:
         claim.take()
-        record = run_study(task, models, weights, build, chosen, batches, repeats=study["repeats"],
-                           reference_tol=study["reference_tol"], check_tol=study["check_tol"],
-                           reference_adjoint=study["reference_adjoint"], record=done,
+        record = run_study(task, models, weights, build, chosen, batches, repeats=study.repeats,
+                           reference_tol=study.reference_tol, check_tol=study.check_tol,
+                           reference_adjoint=study.reference_adjoint, record=done,
                            on_model=lambda partial: save(partial, complete=False))
         page = save(record, complete=True)
     print(f"{page}\n{PRECISION_CSV}, {PRECISION_MD} and the work-precision PNGs are in {out}")
     return 0
 
 
-def _source_and_task(study: dict) -> tuple[dict | None, Task]:
+def _source_and_task(study: StudySettings) -> tuple[dict | None, Task]:
     """The trained runs of ``--from`` (None without it) and the study's task, which they must share."""
-    saved = _saved_runs(Path(study["source"])) if study["source"] else None
-    task = get_task(study["task"] or (next(iter(saved.values()))[0]["task"] if saved else DEFAULT_TASK))
+    saved = _saved_runs(Path(study.source)) if study.source else None
+    task = get_task(study.task or (next(iter(saved.values()))[0]["task"] if saved else DEFAULT_TASK))
     other = {settings["task"] for settings, _ in saved.values()} - {task.name} if saved else set()
     if other:
-        raise ConfigError(f"--from {study['source']} holds a {', '.join(sorted(other))} run, not {task.name}; "
+        raise ConfigError(f"--from {study.source} holds a {', '.join(sorted(other))} run, not {task.name}; "
                           f"drop --task or give a {task.name} folder")
     return saved, task
 
 
-def _study_config(study: dict, task: Task, run_settings: dict | None) -> TrainConfig:
+def _study_config(study: StudySettings, task: Task, run_settings: dict | None) -> TrainConfig:
     """The settings the study loads data and builds networks with: a saved run's own, where it has one
     (the spheres are drawn from its seed, its networks have their sizes), else the task's defaults."""
-    data_dir = {"data_dir": study["data_dir"]} if study["data_dir"] else {}
+    data_dir = {"data_dir": study.data_dir} if study.data_dir else {}
     if run_settings is not None:
         return config_from_settings({**run_settings, **data_dir})
-    return resolve_config({"task": task.name, "seed": study["seed"], **data_dir})
-
-
-def _command(arguments: dict) -> str:
-    """The command that measures the study again: its settings as flags, in ``DEFAULTS``' order, less
-    where this machine keeps its data and which device it used."""
-    words = ["adamnode precision"]
-    left_out = ("device", "data_dir", "pretrain_steps" if arguments["source"] else "source")
-    for key in DEFAULTS:
-        value = arguments[key]
-        if key in left_out or value is None or value is False:
-            continue
-        words.append(_flag(key) if value is True else f"{_flag(key)} {value:g}" if isinstance(value, float)
-                     else f"{_flag(key)} {value}")
-    return " ".join(words)
-
-
-def _checked_variants(study: dict, paths: list[str]) -> list:
-    for name in ("batches", "repeats", "reference_tol", "check_tol", "threads"):
-        if study[name] is not None and not (math.isfinite(study[name]) and study[name] > 0):
-            raise ConfigError(f"{_flag(name)} must be a positive number, got {study[name]}")
-    check_seed(study["seed"])
-    if study["pretrain_steps"] < 0 or (study["batch_size"] is not None and study["batch_size"] < 1):
-        raise ConfigError("--pretrain-steps must be at least 0 and --batch-size at least 1")
-    if not study["check_tol"] < study["reference_tol"]:
-        raise ConfigError(f"--check-tol ({study['check_tol']:g}) must be tighter than --reference-tol "
-                          f"({study['reference_tol']:g})")
-    return variants(paths, _positive_list(study["tols"], float, "--tols"),
-                    _positive_list(study["fixed_steps"], int, "--fixed-steps"))
-
-
-def _flag(key: str) -> str:
-    return "--from" if key == "source" else f"--{key.replace('_', '-')}"
+    return resolve_config({"task": task.name, "seed": study.seed, **data_dir})
 
 
 def _stopped_part_way(folder: Path) -> bool:
@@ -193,7 +143,7 @@ def _stopped_part_way(folder: Path) -> bool:
 
 def _unfinished_study(args: argparse.Namespace) -> dict:
     """The record of the study in ``--resume``'s folder, which must have stopped part-way."""
-    extra = [_flag(key) for key in DEFAULTS if hasattr(args, key)] + [
+    extra = [flag(item.name) for item in fields(StudySettings) if hasattr(args, item.name)] + [
         flag for flag, given in (("--out", args.out), ("--overwrite", args.overwrite)) if given]
     if extra:
         raise ConfigError(f"--resume continues a study with its saved settings; drop {', '.join(extra)}")
@@ -232,11 +182,3 @@ def _saved_runs(folder: Path) -> dict[str, tuple[dict, dict]]:
 
 
 
-def _positive_list(given: str, kind: type, flag: str) -> list:
-    try:
-        values = [kind(value) for value in given.split(",") if value.strip()]
-    except ValueError:
-        raise ConfigError(f"{flag} must be a comma-separated list of positive numbers, got {given!r}") from None
-    if not values or any(not (math.isfinite(value) and value > 0) for value in values):
-        raise ConfigError(f"{flag} must be positive numbers, got {given!r}")
-    return sorted(set(values))
