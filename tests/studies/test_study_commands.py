@@ -32,3 +32,27 @@ def test_a_folder_that_is_not_there_ends_the_command_in_one_line_naming_it(study
     with pytest.raises(SystemExit) as stop:
         module.cli([str(tmp_path / "no-runs")])
     assert stop.value.code.startswith(f"{module.PROG}: {tmp_path / 'no-runs'}") and "\n" not in stop.value.code
+
+
+@pytest.mark.parametrize("study, argv, words", [
+    ("precision.ratios", ["{missing}"], "{missing} holds no precision study (precision.json)"),
+    ("precision.merge", ["{out}", "{missing}"], "{missing} holds no precision study (precision.json)"),
+    ("walker2d_baselines", ["{missing}"], "data directory {missing} does not exist"),
+])
+def test_the_other_studies_end_bad_input_in_one_line_too(study, argv, words, tmp_path):
+    module = importlib.import_module(f"adamnode.studies.{study}")
+    names = {"missing": tmp_path / "no-such", "out": tmp_path / "merged"}
+    with pytest.raises(SystemExit) as stop:
+        module.cli([word.format(**names) for word in argv])
+    assert stop.value.code.startswith(f"{module.PROG}: {words.format(**names)}") and "\n" not in stop.value.code
+    assert not (tmp_path / "merged").exists()
+
+
+@pytest.mark.parametrize("argv, words", [(["--models", "node,bogus"], "unknown model(s) bogus; choose from node"),
+                                         (["--tols", "1e-6,2"], "is not a comma-separated list of tolerances")])
+def test_the_kinks_study_refuses_its_flags_before_any_training(argv, words, capsys):
+    from adamnode.studies.precision import kinks
+
+    with pytest.raises(SystemExit) as stop:
+        kinks.cli(argv)
+    assert stop.value.code == 2 and words in capsys.readouterr().err

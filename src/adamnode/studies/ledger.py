@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Mapping, Sequence
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from ..store import write_table
 
 #: What ``write_ledger`` writes: ``str(int)``, ``repr(float)`` (``nan``, ``inf`` where allowed).
@@ -105,11 +105,12 @@ def check_ledger_path(path: Path) -> None:
 
 @contextmanager
 def one_line_errors(prog: str) -> Iterator[None]:
-    """A study's command: a ``ConfigError`` (a bad source, a damaged ledger) ends it as one line naming
-    ``prog`` and a failing exit status, not a traceback."""
+    """A study's command: bad input (a ``ConfigError``: a bad source, a damaged ledger or record; a
+    ``DataError``: missing or damaged data) ends it as one line naming ``prog`` and a failing exit
+    status, not a traceback."""
     try:
         yield
-    except ConfigError as error:
+    except (ConfigError, DataError) as error:
         raise SystemExit(f"{prog}: {error}") from None
 
 
@@ -127,7 +128,7 @@ def write_ledger(path: Path, columns: Columns, rows: Sequence[Mapping]) -> None:
     check_ledger_path(path)
     try:
         write_table(path, list(columns), [{key: "" if row[key] is None else row[key] for key in columns}
-                                            for row in rows])
+                                          for row in rows])
     except OSError as error:
         raise ConfigError(f"cannot write the ledger {path} ({error.strerror}); give another path") from None
 

@@ -12,6 +12,7 @@ from typing import Sequence
 import torch
 
 from ..tasks import get_task
+from .ledger import one_line_errors
 
 PROG = "python -m adamnode.studies.walker2d_baselines"
 
@@ -26,7 +27,9 @@ def baselines(train, test) -> tuple[float, float]:
 def cli(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     parser.add_argument("data_dir", help="the folder with walker2d's data files")
-    train, test = get_task("walker2d").load({"data_dir": parser.parse_args(argv).data_dir}, torch.device("cpu"))
+    data_dir = parser.parse_args(argv).data_dir
+    with one_line_errors(PROG):
+        train, test = get_task("walker2d").load({"data_dir": data_dir}, torch.device("cpu"))
     persistence, mean = baselines(train, test)
     print(f"{len(test.inputs)} test windows; persistence MSE {persistence:.3f}")
     print(f"training-mean MSE {mean:.3f}")

@@ -60,11 +60,33 @@ def main(models: Sequence[str] = ("node", "hbnode"), tols: Sequence[float] = (1e
 
 def cli(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="node,hbnode", help="comma-separated models (default node,hbnode)")
-    parser.add_argument("--tols", default="1e-6,1e-8,1e-10", help="comma-separated reference tolerances")
+    parser.add_argument("--models", type=_models, default="node,hbnode",
+                        help="comma-separated models of the spheres task (default node,hbnode)")
+    parser.add_argument("--tols", type=_tolerances, default="1e-6,1e-8,1e-10",
+                        help="comma-separated reference tolerances")
     parser.add_argument("--steps", type=int, default=100, help="training steps before the references")
     arguments = parser.parse_args(argv)
-    main(arguments.models.split(","), [float(tol) for tol in arguments.tols.split(",")], arguments.steps)
+    main(arguments.models, arguments.tols, arguments.steps)
+
+
+def _models(given: str) -> list[str]:
+    valid = get_task("spheres").models
+    names = [name.strip().lower() for name in given.split(",") if name.strip()]
+    unknown = [name for name in names if name not in valid]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown model(s) {', '.join(unknown) or '(none given)'}; choose from "
+                                         f"{', '.join(valid)}")
+    return names
+
+
+def _tolerances(given: str) -> list[float]:
+    try:
+        tols = [float(tol) for tol in given.split(",") if tol.strip()]
+    except ValueError:
+        tols = []
+    if not tols or not all(0 < tol < 1 for tol in tols):
+        raise argparse.ArgumentTypeError(f"{given!r} is not a comma-separated list of tolerances between 0 and 1")
+    return tols
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import argparse
 from pathlib import Path
 from typing import Sequence
 
+from ..ledger import one_line_errors
 from .record import read_precision, write_precision
 
 PROG = "python -m adamnode.studies.precision.merge"
@@ -40,7 +41,8 @@ def cli(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("out", type=Path, help="the merged study's folder")
     parser.add_argument("studies", nargs="+", type=Path, help="the per-model study folders")
     arguments = parser.parse_args(argv)
-    main(arguments.out, arguments.studies)
+    with one_line_errors(PROG):
+        main(arguments.out, arguments.studies)
 
 
 if __name__ == "__main__":

@@ -13,8 +13,9 @@ import argparse
 from pathlib import Path
 from typing import Sequence
 
-from .record import read_precision
 from ...store import PRECISION_RECORD
+from ..ledger import one_line_errors
+from .record import read_precision
 
 PROG = "python -m adamnode.studies.precision.ratios"
 LEVELS = (1e-2, 1e-3, 1e-4)
@@ -52,7 +53,8 @@ def cli(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     parser.add_argument("study", type=Path, help=f"a precision study's folder (or its {PRECISION_RECORD})")
     study = parser.parse_args(argv).study
-    print("\n".join(ratios(read_precision(study.parent if study.suffix == ".json" else study))))
+    with one_line_errors(PROG):
+        print("\n".join(ratios(read_precision(study.parent if study.suffix == ".json" else study))))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import json
 import math
 from pathlib import Path
 
-from ...errors import DamagedFile
+from ...errors import ConfigError, DamagedFile
 from ...store import PRECISION_CSV, PRECISION_FIGURES, PRECISION_MD, PRECISION_RECORD, write_text
 from .plots import plot_work_precision, resolution
 
@@ -42,8 +42,12 @@ def write_precision(record: dict, folder: Path) -> str:
 
 
 def read_precision(folder: Path) -> dict:
-    """The record in ``folder``; ``ValueError`` naming the file if it cannot be read as one."""
+    """The record in ``folder``; ``ConfigError`` if there is none, ``DamagedFile`` naming the file if it
+    cannot be read as one."""
     path = Path(folder) / RECORD
+    if not path.is_file():
+        raise ConfigError(f"{folder} holds no precision study ({RECORD}); give the --out folder of adamnode "
+                          "precision")
     try:
         record = json.loads(path.read_text())
         if not (isinstance(record["rows"], list) and isinstance(record["references"], list)
