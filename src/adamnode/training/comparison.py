@@ -10,7 +10,7 @@ import torch
 
 from ..errors import ConfigError, DamagedFile, Interrupted, RunError
 from ..models.family import options_for
-from ..store import COMPARISON_FILE, Claim, ComparisonFolder, RunFolder, check_output, child
+from ..store import COMPARISON_FILE, Claim, ComparisonFolder, RunFolder, check_output
 from ..tasks import get_task
 from ..config.settings import TrainConfig, config_from_settings
 from .distributed import barrier
@@ -153,7 +153,8 @@ def run_comparison(base: TrainConfig, models: list[str], seeds: list[int], out: 
     which a table can use, rather than every seed of a few models.
     """
     runs = [(model, seed) for seed in seeds for model in models]
-    configs = [model_config(base, model, seed=seed, out=str(child(out, run_folder(model, seed), "the comparison")))
+    comparison = ComparisonFolder(out)
+    configs = [model_config(base, model, seed=seed, out=str(comparison.run(run_folder(model, seed)).path))
                for model, seed in runs]
     failures, stopped, not_started, ending = [], [], None, None
     backend = backend if backend is not None else LocalProcesses(jobs)
