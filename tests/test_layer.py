@@ -149,3 +149,23 @@ def test_a_learned_initial_momentum_gets_gradients():
     assert encoder.weight.grad is not None and encoder.weight.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="m0 must be one of"):
         NeuralODE(HBNODE(mlp()), m0="learned")
+
+
+def test_a_second_call_makes_no_tensor_of_t0_for_the_default_momentum(monkeypatch):
+    """m0 = "flow" evaluates f at t0, with the block's tensor of t0: on a GPU a new one in every call
+    would be a host-to-device copy that syncs and breaks CUDA-graph capture."""
+    layer = NeuralODE(HBNODE(nn.Sequential(nn.Linear(3, 3), nn.Tanh())), 0.1, 1.0, method="rk4", step_size=0.25)
+    x = torch.randn(4, 3)
+    first = layer(x)
+    made, make = [], torch.tensor
+
+    def counted(*args, **kwargs):
+        made.append(args)
+        return make(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "tensor", counted)
+    again = layer(x)
+    again.sum().backward()
+    assert made == [] and torch.equal(first, again)
+    # Rounded as the solve's times are: the field sees t0 = float32(0.1), the same value in both.
+    assert layer.block.start_time(x).item() == torch.tensor(0.1, dtype=torch.float32).item() != 0.1

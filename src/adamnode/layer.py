@@ -79,8 +79,7 @@ class NeuralODE(nn.Module):
         elif self.m0 == "zeros":
             m0 = None
         else:
-            t0 = torch.tensor(self.block.t0, dtype=x.dtype, device=x.device)
-            m0 = field.momentum_along_f(t0, x, args)
+            m0 = field.momentum_along_f(self.block.start_time(x), x, args)
         return field.initial_state(x, m0)
 
     def forward(self, x: torch.Tensor, args: Any = None, options: SolverOptions | dict | None = None) -> torch.Tensor:

@@ -196,15 +196,20 @@ class ODEBlock(nn.Module):
         path, dynamics = strategy.solve(problem)
         return self._checked(path, dynamics, endpoint_only, regulariser, settings)
 
-    def _start_time(self, t0: float, like: torch.Tensor) -> torch.Tensor:
-        # The block's own t0 as the solve's times hold it, rounded to the state's dtype (0.1 in float32 is
-        # not 0.1). Any other start is a trajectory's: not cached, so the cache stays bounded.
-        if t0 != self._interval(self._t1, like.dtype)[0]:
-            return torch.tensor(t0, dtype=like.dtype).to(like.device)
+    def start_time(self, like: torch.Tensor) -> torch.Tensor:
+        """``t0`` as a tensor of ``like``'s dtype (rounded to it: 0.1 in float32 is not 0.1) on its device,
+        made once per device and dtype: what the solve's stages and ``f(t0, .)`` outside it see."""
         key = (like.device, like.dtype)
         if key not in self._start_times:
-            self._start_times[key] = torch.tensor(t0, dtype=like.dtype).to(like.device)
+            self._start_times[key] = torch.tensor(self._interval(self._t1, like.dtype)[0],
+                                                  dtype=like.dtype).to(like.device)
         return self._start_times[key]
+
+    def _start_time(self, t0: float, like: torch.Tensor) -> torch.Tensor:
+        # Any start but the block's own t0 is a trajectory's: not cached, so the cache stays bounded.
+        if t0 != self._interval(self._t1, like.dtype)[0]:
+            return torch.tensor(t0, dtype=like.dtype).to(like.device)
+        return self.start_time(like)
 
     def _checked(self, path: torch.Tensor, dynamics: Dynamics, endpoint_only: bool,
                  regulariser: Regulariser | None, settings: SolverOptions) -> torch.Tensor:
